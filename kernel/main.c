@@ -80,10 +80,24 @@ static int cmd_install(int argc, char **argv, bool uninstall)
     return 0;
 }
 
+/* OpenMP threads that spin while idle halve the speed of a 2-core laptop
+ * (they compete with the thread that works), and libgomp reads its settings
+ * before main runs: when the environment does not choose, choose passive
+ * waiting and start again. kernel.json sets it, so kernels never re-exec. */
+static void ensure_passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);
+    /* If exec fails we simply run with the default policy. */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return bad_usage(NULL);
+    ensure_passive_openmp(argv);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("hellodl %s\n", HELLODL_VERSION);
