@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct capture {
     int saved[2];            /* the original fds 1 and 2 */
     int stop_pipe[2];        /* written once to stop the reader */
     pthread_t reader;
+    bool reader_started;
     pthread_mutex_t lock;    /* one reader at a time keeps the order of bytes */
 };
 
@@ -108,10 +110,10 @@ capture *capture_start(iopub *pub, int *log_fd)
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IONBF, 0);
     *log_fd = c->saved[1];
-    if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
-        klog("could not start the output reader thread");
-        return c;   /* drains still work from the main thread */
-    }
+    c->reader_started = pthread_create(&c->reader, NULL, reader_main, c) == 0;
+    if (!c->reader_started)
+        klog("could not start the output reader thread; native output is "
+             "forwarded only at the end of each cell");
     return c;
 }
 
@@ -130,9 +132,11 @@ void capture_stop(capture *c)
     if (!c)
         return;
     capture_drain(c);
-    ssize_t w = write(c->stop_pipe[1], "x", 1);
-    (void)w;
-    pthread_join(c->reader, NULL);
+    if (c->reader_started) {
+        ssize_t w = write(c->stop_pipe[1], "x", 1);
+        (void)w;
+        pthread_join(c->reader, NULL);
+    }
     dup2(c->saved[0], 1);
     dup2(c->saved[1], 2);
     for (int i = 0; i < 2; i++) {

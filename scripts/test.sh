@@ -10,7 +10,7 @@ jobs=$(nproc)
 status=0
 configure() {  # dir, build type, extra args
   cmake -S . -B "$1" -DCMAKE_BUILD_TYPE="$2" -DHELLODL_WERROR=ON "${@:3}" >/dev/null &&
-  cmake --build "$1" -j "$jobs" >/dev/null 2>"$1.log" || { cat "$1.log"; return 1; }
+  cmake --build "$1" -j "$jobs" >"$1/build.log" 2>&1 || { cat "$1/build.log"; return 1; }
 }
 echo "== ASan+UBSan build: unit and language tests"
 if configure build-asan Sanitize; then
