@@ -329,6 +329,9 @@ static json_t *help_payload(kernel *k, const char *code, size_t start, size_t en
 
 static void on_execute(kernel *k, void *sock, wire_msg *req)
 {
+    /* Before execute_input: an interrupt sent as soon as a frontend sees the
+     * cell start must reach it. */
+    lang_interrupt_clear();
     const char *code = content_str(req, "code", "");
     bool silent = content_bool(req, "silent", false);
     bool store = content_bool(req, "store_history", !silent) && !silent;
@@ -344,7 +347,6 @@ static void on_execute(kernel *k, void *sock, wire_msg *req)
     cell_ctx ctx = { k, req->header, silent };
     lang_sink sink = cell_sink(&ctx);
     iopub_cell_begin(k->pub, k->output_cap);
-    lang_interrupt_clear();
     lang_result r;
     size_t hstart, hend = help_request(code, &hstart);
     json_t *payload = hend ? help_payload(k, code, hstart, hend, &r) : json_array();
@@ -423,7 +425,11 @@ static void on_inspect(kernel *k, void *sock, wire_msg *req)
 static void on_is_complete(kernel *k, void *sock, wire_msg *req)
 {
     const char *indent = "";
-    const char *status = lang_is_complete(content_str(req, "code", ""), &indent);
+    const char *code = content_str(req, "code", "");
+    size_t start;
+    /* `name?` runs as a help request; the language alone would wait for more. */
+    const char *status = help_request(code, &start) ? "complete"
+                                                    : lang_is_complete(code, &indent);
     json_t *c = json_pack("{s:s}", "status", status);
     if (strcmp(status, "incomplete") == 0)
         json_object_set_new(c, "indent", json_string(indent ? indent : ""));

@@ -85,14 +85,15 @@ static int kernels_dir(const install_options *o, char *dir, size_t n, char *err,
 {
     char base[PATH_MAX];
     const char *home = getenv("HOME");
+    int len;                /* of base, checked below: a cut path is no path */
     switch (o->scope) {
     case INSTALL_USER:
         if (getenv("JUPYTER_DATA_DIR"))
-            snprintf(base, sizeof base, "%s", getenv("JUPYTER_DATA_DIR"));
+            len = snprintf(base, sizeof base, "%s", getenv("JUPYTER_DATA_DIR"));
         else if (getenv("XDG_DATA_HOME"))
-            snprintf(base, sizeof base, "%s/jupyter", getenv("XDG_DATA_HOME"));
+            len = snprintf(base, sizeof base, "%s/jupyter", getenv("XDG_DATA_HOME"));
         else if (home)
-            snprintf(base, sizeof base, "%s/.local/share/jupyter", home);
+            len = snprintf(base, sizeof base, "%s/.local/share/jupyter", home);
         else {
             snprintf(err, en, "--user needs $HOME or $JUPYTER_DATA_DIR to be set");
             return -1;
@@ -105,16 +106,17 @@ static int kernels_dir(const install_options *o, char *dir, size_t n, char *err,
                      "use --prefix DIR instead");
             return -1;
         }
-        snprintf(base, sizeof base, "%s/share/jupyter", prefix);
+        len = snprintf(base, sizeof base, "%s/share/jupyter", prefix);
         break;
     }
     case INSTALL_PREFIX:
-        snprintf(base, sizeof base, "%s/share/jupyter", o->prefix);
+        len = snprintf(base, sizeof base, "%s/share/jupyter", o->prefix);
         break;
     default:
-        snprintf(base, sizeof base, "/usr/local/share/jupyter");
+        len = snprintf(base, sizeof base, "/usr/local/share/jupyter");
     }
-    if ((size_t)snprintf(dir, n, "%s/kernels/%s", base, o->name) >= n) {
+    if (len < 0 || (size_t)len >= sizeof base ||
+        (size_t)snprintf(dir, n, "%s/kernels/%s", base, o->name) >= n) {
         snprintf(err, en, "kernelspec path too long");
         return -1;
     }
@@ -139,7 +141,10 @@ static int mkdirs(const char *path)
 static int write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     FILE *f = fopen(path, "wb");
     if (!f)
         return -1;

@@ -198,12 +198,27 @@ static void wait_for_shell(kernel *k)
     }
 }
 
-/* Control: interrupt, shutdown and kernel_info, answered while a cell runs. */
+static bool parent_gone(pid_t parent)
+{
+    return term_requested || getppid() != parent;
+}
+
+/* Control: interrupt, shutdown and kernel_info, answered while a cell runs.
+ * SIGTERM and the death of the parent are noticed here rather than between
+ * shell requests, so that they end the process like a shutdown_request
+ * (interrupt, grace period, forced exit) even while a cell runs. */
 static void *control_main(void *arg)
 {
     kernel *k = arg;
+    pid_t parent = getppid();
     zmq_pollitem_t item = { k->control, 0, ZMQ_POLLIN, 0 };
     while (!atomic_load(&k->shutting_down)) {
+        if (parent_gone(parent)) {
+            klog("parent process gone or SIGTERM received: shutting down");
+            atomic_store(&k->shutting_down, true);
+            lang_interrupt();
+            break;
+        }
         int rc = zmq_poll(&item, 1, POLL_MS);
         if (rc < 0 && zmq_errno() == ETERM)
             break;
@@ -229,21 +244,10 @@ static void *control_main(void *arg)
     return NULL;
 }
 
-static bool parent_gone(pid_t parent)
-{
-    return term_requested || getppid() != parent;
-}
-
 static void shell_loop(kernel *k)
 {
-    pid_t parent = getppid();
     zmq_pollitem_t item = { k->shell, 0, ZMQ_POLLIN, 0 };
     while (!atomic_load(&k->shutting_down)) {
-        if (parent_gone(parent)) {
-            klog("parent process gone or SIGTERM received: shutting down");
-            atomic_store(&k->shutting_down, true);
-            break;
-        }
         int rc = zmq_poll(&item, 1, POLL_MS);
         if (rc < 0 && zmq_errno() == ETERM)
             break;
