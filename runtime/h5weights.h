@@ -131,4 +131,7 @@ rt_status rt_h5weights_match(const rt_h5_weights *w, const rt_h5_expect *expect,
 /* "(3, 3, 80, 192)", "(32,)" into buf. */
 const char *rt_h5_shape_format(const rt_h5_shape *s, char *buf, int n);
 
+/* The loadable module's interface version, checked when it is loaded. */
+#define RT_H5_MODULE_ABI 1
+
 #endif

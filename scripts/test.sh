@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: Debian packages, then two builds (ASan+UBSan and
-# Release, warnings as errors), the unit and language tests under the
-# sanitizers, and everything (unit, language, protocol, notebooks, fuzzing)
-# on the Release build. Ends with ctest's summary line.
+# The whole test suite: Debian packages, then three builds with warnings as
+# errors: ASan+UBSan (unit and language tests), clang libFuzzer (bounded
+# fuzzing), and Release (everything: unit, language, runtime, protocol,
+# notebooks). Ends with ctest's summary line for the Release build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
@@ -18,10 +18,17 @@ if configure build-asan Sanitize; then
 else
   status=1
 fi
+echo "== clang libFuzzer build: bounded fuzzing of the wire and language parsers"
+if CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DHELLODL_WERROR=ON \
+     -DHELLODL_FUZZ=ON >/dev/null &&
+   cmake --build build-fuzz -j "$jobs" --target fuzz_wire fuzz_lang >build-fuzz/build.log 2>&1; then
+  (cd build-fuzz && ctest -L fuzz -j "$jobs" --output-on-failure) || status=1
+else
+  cat build-fuzz/build.log 2>/dev/null
+  status=1
+fi
 echo "== Release build: the whole suite"
-fuzz=OFF
-command -v clang >/dev/null && fuzz=ON
-if configure build Release -DHELLODL_FUZZ="$fuzz"; then
+if configure build Release; then
   (cd build && ctest -j "$jobs" --output-on-failure) || status=1
 else
   status=1

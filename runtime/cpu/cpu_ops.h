@@ -28,8 +28,10 @@ float *rt_cpu_workspace(size_t nfloats);
 void rt_cpu_workspace_trim(void);
 
 /* gemm.c */
-/* Makes OpenBLAS single-threaded, once; see gemm.c for why. */
+/* Loads the BLAS with dlopen and makes it single-threaded, once; see gemm.c. */
 void rt_cpu_blas_init(void);
+/* The BLAS library in use ("libopenblas.so.0", or the plain C fallback). */
+const char *rt_cpu_blas_name(void);
 /* One cblas_sgemm on the calling thread; safe inside a parallel region. */
 void rt_cpu_gemm_serial(int trans_a, int trans_b, int m, int n, int k,
                         float alpha, const float *a, int lda, const float *b,

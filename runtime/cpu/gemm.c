@@ -8,25 +8,78 @@
  * im2col (OpenMP) + threaded-OpenBLAS conv ran 1.7x to 4x slower than with
  * one pool. With one pool, conv code can also call rt_cpu_gemm_serial from
  * inside its own parallel regions.
+ *
+ * OpenBLAS is loaded with dlopen on the first product, not linked: mapping
+ * and initialising it costs a kernel that only prints "Hello, world!" about
+ * 3 MB of memory and milliseconds of start-up. Should it be missing, a plain
+ * C loop keeps every result right (slowly), and rt_cpu_blas_name says so.
  */
 #include <cblas.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "cpu_ops.h"
 
-static pthread_once_t rt_blas_once = PTHREAD_ONCE_INIT;
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *,
+                         const blasint);
 
-static void rt_blas_single_thread(void)
+static pthread_once_t rt_blas_once = PTHREAD_ONCE_INIT;
+static sgemm_fn rt_sgemm;            /* NULL: the fallback loop */
+static const char *rt_blas_lib = "none (plain C fallback)";
+
+static void rt_blas_load(void)
 {
-    openblas_set_num_threads(1);
+    static const char *const libs[] = { "libopenblas.so.0", "libopenblas.so",
+                                        "libblas.so.3" };
+    /* OpenBLAS reads this when it loads: no thread pool of its own. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    for (size_t i = 0; i < sizeof libs / sizeof *libs && !rt_sgemm; i++) {
+        void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            continue;
+        rt_sgemm = (sgemm_fn)(uintptr_t)dlsym(h, "cblas_sgemm");
+        void (*set_threads)(int) = (void (*)(int))(uintptr_t)dlsym(h, "openblas_set_num_threads");
+        if (set_threads)
+            set_threads(1);
+        if (rt_sgemm)
+            rt_blas_lib = libs[i];
+        else
+            dlclose(h);
+    }
 }
 
 void rt_cpu_blas_init(void)
 {
-    pthread_once(&rt_blas_once, rt_blas_single_thread);
+    pthread_once(&rt_blas_once, rt_blas_load);
+}
+
+const char *rt_cpu_blas_name(void)
+{
+    rt_cpu_blas_init();
+    return rt_blas_lib;
+}
+
+/* C = alpha * op(A) op(B) + beta * C without a BLAS: correct, not fast. */
+static void rt_gemm_fallback(int ta, int tb, int m, int n, int k, float alpha,
+                             const float *a, int lda, const float *b, int ldb,
+                             float beta, float *c, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int p = 0; p < k; p++)
+                acc += (ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+                       (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+            float *cij = &c[(size_t)i * ldc + j];
+            *cij = alpha * acc + (beta == 0.0f ? 0.0f : beta * *cij);
+        }
 }
 
 void rt_cpu_gemm_serial(int trans_a, int trans_b, int m, int n, int k,
@@ -42,9 +95,14 @@ void rt_cpu_gemm_serial(int trans_a, int trans_b, int m, int n, int k,
                                        : beta * c[(size_t)i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
-                ldb, beta, c, ldc);
+    rt_cpu_blas_init();
+    if (!rt_sgemm) {
+        rt_gemm_fallback(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    rt_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+             trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+             ldb, beta, c, ldc);
 }
 
 /* Threads for an m x n x k product: one below ~4 MFLOP, where the team's

@@ -357,16 +357,6 @@ void rt_h5weights_count(const rt_h5_weights *w, int *weighted_layers, int *tenso
         *params = p;
 }
 
-const char *rt_h5_shape_format(const rt_h5_shape *s, char *buf, int n)
-{
-    int used = snprintf(buf, (size_t)n, "(");
-    for (int d = 0; d < s->ndim && used < n; d++)
-        used += snprintf(buf + used, (size_t)(n - used), "%s%lld", d ? ", " : "",
-                         (long long)s->dims[d]);
-    if (used < n)
-        snprintf(buf + used, (size_t)(n - used), "%s)", s->ndim == 1 ? "," : "");
-    return buf;
-}
 
 /* ---- reading ---- */
 
