@@ -2,15 +2,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char rt_errbuf[1024];
 
 rt_status rt_error_set(rt_status st, const char *fmt, ...)
 {
+    /* Format aside first: callers wrap the previous message with
+     * rt_error_set(st, "%s: %s", context, rt_error_message()), whose argument
+     * is this very buffer. */
+    char msg[sizeof rt_errbuf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rt_errbuf, sizeof rt_errbuf, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(rt_errbuf, msg, sizeof msg);
     return st;
 }
 

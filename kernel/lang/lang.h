@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "sink.h"
+#include "bind.h"   /* values and the binding interface (an addition) */
 
 typedef struct lang_session lang_session;
 
@@ -20,6 +21,11 @@ typedef struct lang_config {
     size_t max_value_bytes;   /* cap on memory held by language values; 0 = default */
     int max_call_depth;       /* recursion limit; 0 = default */
     const char *data_path;    /* HELLODL_DATA_PATH-like search path, may be NULL */
+    /* Added after the first version (zero-initialise the struct): */
+    unsigned long long max_steps;  /* loop iterations + calls per cell; 0 = unlimited */
+    size_t max_string_bytes;  /* longest string; 0 = default (64 MiB) */
+    size_t max_list_items;    /* longest list; 0 = default (16 M items) */
+    size_t max_stack_bytes;   /* C stack the evaluator may use; 0 = default (4 MiB) */
 } lang_config;
 
 /* A Jupyter-shaped error: ename, evalue, and traceback lines (ANSI colours
@@ -49,7 +55,10 @@ void lang_result_free(lang_result *r);
 
 /* Interrupts. lang_interrupt() is async-signal-safe: it sets one atomic flag
  * that the evaluator polls at loop back-edges and calls (and the runtime
- * between batches) and turns into a KeyboardInterrupt error. */
+ * between batches) and turns into a KeyboardInterrupt error, which consumes
+ * it. A caller clears stale interrupts with lang_interrupt_clear() before it
+ * announces a cell; lang_exec_cell never clears the flag itself, so an
+ * interrupt sent as soon as the cell was announced is not lost. */
 void lang_interrupt(void);
 bool lang_interrupted(void);       /* polled by long-running builtins */
 void lang_interrupt_clear(void);
@@ -72,5 +81,44 @@ void lang_completion_free(lang_completion *c);
 /* Inspection (Shift+Tab) of the name around byte offset `cursor`. Returns a
  * new plain-text string, or NULL when there is nothing to say. */
 char *lang_inspect(lang_session *s, const char *src, size_t cursor, int detail_level);
+
+/* ---- additions ---- */
+
+/* Magics. A hook registered here receives every line of a cell whose first
+ * non-blank character is '%' or '!' (at a statement's start, top level;
+ * a trailing " // comment" is stripped), in order with the code around it,
+ * and the whole cell when its first line starts with "%%". It returns 0 on
+ * success, or non-zero with *err filled (strings malloc'd; ename and evalue
+ * at least; the language frees them). Without a hook such lines are the
+ * syntax error "magics are not available yet". */
+typedef int (*lang_magic_hook)(void *ctx, lang_session *s, const char *line,
+                               const lang_sink *sink, lang_error *err);
+void lang_set_magic_hook(lang_session *s, lang_magic_hook hook, void *ctx);
+/* Names offered by completion after a '%' at the start of a line
+ * ("mount", "group", ...); borrowed, must outlive the session. */
+void lang_set_magic_names(lang_session *s, const char *const *names, int n);
+
+/* Globals, for magics (%mount sets `path`, %who lists, %reset clears).
+ * lang_global_set takes a new reference to v (the caller keeps its own)
+ * and declares the name `auto`; lang_global_get returns a borrowed value
+ * or NULL. Names are listed in definition order; the array is malloc'd,
+ * the names borrowed. */
+bool lang_global_set(lang_session *s, const char *name, lang_value v);
+const lang_value *lang_global_get(lang_session *s, const char *name);
+const char **lang_global_names(lang_session *s, int *n);
+void lang_session_reset(lang_session *s);       /* drops every global */
+
+/* Runs a file of cells in a terminal: cells are separated by lines that
+ * start with "//--- cell" (the rest of the line is ignored). Outputs go to
+ * stdout/stderr, results are printed as "Out[N]: ...", errors as their
+ * traceback; `echo` prints each cell's source first. Returns 0 when every
+ * cell ran without error, 1 otherwise (2 when the file cannot be read). */
+int lang_run_file(const char *path, bool echo);
+
+/* A sink that writes streams to stdout/stderr, shows displays as a line of
+ * text, and reads input from stdin. Static; never freed. */
+const lang_sink *lang_stdio_sink(void);
+
+/* The binding interface (types, builtins, values) is in bind.h. */
 
 #endif

@@ -1,0 +1,208 @@
+/*
+ * rt_bind.c - registers the runtime's bindings (rt_*.c) with the language,
+ * the seed() builtin, and the helpers those files share (rt_bind.h):
+ * runtime errors as cell errors, "did you mean", shape lists, data-path
+ * lookup. Registration happens once, from the registry's init.
+ */
+#include "rt_bind.h"
+#include "rt_progress.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rng.h"
+
+static bool disabled;
+
+void rtb_disable(void) { disabled = true; }
+
+/* ---- seeds ---- */
+
+static bool global_seeded;
+static uint64_t global_seed, seed_counter;
+
+uint64_t rtb_seed_next(bool *has)
+{
+    *has = global_seeded;
+    return global_seeded ? rt_rng_hash(global_seed, ++seed_counter) : 0;
+}
+
+static bool bi_seed(lang_ctx *cx, lang_value self, const lang_value *args, int nargs,
+                    lang_value *ret)
+{
+    (void)self; (void)nargs; (void)ret;
+    int64_t s = args[0].as.i;
+    if (s < 0) return lang_raise(cx, "ValueError", "seed() expects a seed >= 0, got %lld",
+                                 (long long)s);
+    rt_seed_default_set((uint64_t)s);
+    global_seeded = true;
+    global_seed = (uint64_t)s;
+    seed_counter = 0;
+    return true;
+}
+
+void rtb_register(void)
+{
+    if (disabled) return;
+    rtb_tensor_register();
+    rtb_image_register();
+    rtb_layer_register();
+    rtb_model_register();
+    rtb_train_register();
+    rtb_data_register();
+    lang_builtin_register("void seed(int value)", bi_seed,
+        "Seed every random choice of the runtime: initial weights, dropout, and the "
+        "shuffling and augmentation of generators made afterwards (unless they get "
+        "their own seed). Run it before building models and generators to get the "
+        "same results every time on the CPU.");
+}
+
+/* ---- errors ---- */
+
+static const char *status_ename(rt_status st)
+{
+    switch (st) {
+    case RT_ERR_NOMEM: return "MemoryError";
+    case RT_ERR_SHAPE: case RT_ERR_ARG: case RT_ERR_FORMAT: return "ValueError";
+    case RT_ERR_IO: return "OSError";
+    case RT_ERR_INTERRUPTED: return "KeyboardInterrupt";
+    default: return "RuntimeError";
+    }
+}
+
+bool rtb_raise_status(lang_ctx *cx, rt_status st, const char *what)
+{
+    return lang_raise(cx, status_ename(st), "%s: %s", what, rt_error_message());
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    if (n > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j], cost = a[i - 1] != b[j - 1];
+            int best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[n];
+}
+
+const char *rtb_suggest(const char *name, const char *const *choices)
+{
+    const char *best = NULL;
+    int bestd = 99, cap = strlen(name) <= 3 ? 1 : strlen(name) <= 8 ? 2 : 3;
+    for (int i = 0; choices[i]; i++) {
+        int d = edit_distance(name, choices[i]);
+        if (d < bestd) { bestd = d; best = choices[i]; }
+    }
+    return bestd <= cap ? best : NULL;
+}
+
+bool rtb_check_choice(lang_ctx *cx, const char *fn, const char *param, const char *got,
+                      const char *const *choices)
+{
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(got, choices[i]) == 0) return true;
+        size_t k = strlen(list);
+        snprintf(list + k, sizeof list - k, "%s\"%s\"", i ? ", " : "", choices[i]);
+    }
+    const char *s = rtb_suggest(got, choices);
+    if (s)
+        return lang_raise(cx, "ValueError", "%s expects %s to be one of %s; got \"%s\" - did "
+                          "you mean \"%s\"?", fn, param, list, got, s);
+    return lang_raise(cx, "ValueError", "%s expects %s to be one of %s; got \"%s\"", fn, param,
+                      list, got);
+}
+
+/* ---- arguments ---- */
+
+bool rtb_int_list(lang_ctx *cx, lang_value v, const char *fn, const char *param, int min_n,
+                  int max_n, bool scalar_ok, int64_t *out, int *n)
+{
+    if (scalar_ok && v.type == LANG_INT) {
+        if (v.as.i <= 0) goto bad;
+        for (int i = 0; i < max_n; i++) out[i] = v.as.i;
+        *n = max_n;
+        return true;
+    }
+    if (v.type != LANG_LIST) goto bad;
+    size_t len = lang_list_len(v);
+    if (len < (size_t)min_n || len > (size_t)max_n) goto bad;
+    for (size_t i = 0; i < len; i++) {
+        lang_value x = lang_list_get(v, i);
+        if (x.type != LANG_INT || x.as.i <= 0 || x.as.i > 1000000) goto bad;
+        out[i] = x.as.i;
+    }
+    *n = (int)len;
+    return true;
+bad:;
+    char want[64], *got = lang_value_repr(v);
+    if (min_n == max_n) snprintf(want, sizeof want, "a list of %d positive ints", min_n);
+    else snprintf(want, sizeof want, "a list of %d to %d positive ints", min_n, max_n);
+    bool r = lang_raise(cx, "ValueError", "%s expects %s to be %s%s, got %s", fn, param,
+                        scalar_ok ? "a positive int or " : "", want, got ? got : "?");
+    free(got);
+    return r;
+}
+
+bool rtb_path_resolve(lang_ctx *cx, const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", path);
+    if (path[0] == '/' || access(path, F_OK) == 0) return access(path, F_OK) == 0;
+    const char *dp = lang_ctx_data_path(cx);
+    if (!dp) dp = getenv("HELLODL_DATA_PATH");
+    while (dp && *dp) {
+        const char *end = strchr(dp, ':');
+        size_t n = end ? (size_t)(end - dp) : strlen(dp);
+        snprintf(out, cap, "%.*s/%s", (int)n, dp, path);
+        if (n && access(out, F_OK) == 0) return true;
+        dp += n + (end ? 1 : 0);
+    }
+    snprintf(out, cap, "%s", path);
+    return false;
+}
+
+lang_value rtb_float_list(const double *v, int n)
+{
+    lang_value l = lang_list_new((size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n && l.type == LANG_LIST; i++) lang_list_push(l, lang_float(v[i]));
+    return l;
+}
+
+const char *rtb_shape_text(int ndim, const int64_t *shape, char *buf, size_t cap)
+{
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < ndim && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k < cap) snprintf(buf + k, cap - k, ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
+/* ---- progress hook (rt_progress.h) ---- */
+
+static rtb_progress_fn progress_fn;
+static void *progress_ctx;
+
+void rtb_progress_hook_set(rtb_progress_fn fn, void *ctx)
+{
+    progress_fn = fn;
+    progress_ctx = ctx;
+}
+
+void rtb_progress_emit(const lang_sink *sink, const rtb_progress *p)
+{
+    if (progress_fn) progress_fn(progress_ctx, sink, p);
+}
