@@ -13,6 +13,7 @@
 
 #include "kstate.h"
 #include "log.h"
+#include "magics.h"
 
 #define POLL_MS 100
 #define SHUTDOWN_GRACE_MS 600
@@ -323,6 +324,7 @@ int kernel_run(const kernel_options *opt)
         fprintf(stderr, "hellodl: out of memory while starting\n");
         return 1;
     }
+    magics_install(k.lang);
     int logfd;
     k.cap = capture_start(k.pub, &logfd);
     log_init(logfd);

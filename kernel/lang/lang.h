@@ -112,12 +112,18 @@ void lang_session_reset(lang_session *s);       /* drops every global */
  * start with "//--- cell" (the rest of the line is ignored). Outputs go to
  * stdout/stderr, results are printed as "Out[N]: ...", errors as their
  * traceback; `echo` prints each cell's source first. Returns 0 when every
- * cell ran without error, 1 otherwise (2 when the file cannot be read). */
-int lang_run_file(const char *path, bool echo);
+ * cell ran without error, 1 otherwise (2 when the file cannot be read).
+ * `setup`, when not NULL, is called on the new session first (the command
+ * line installs the magics with it). */
+int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s));
 
 /* A sink that writes streams to stdout/stderr, shows displays as a line of
  * text, and reads input from stdin. Static; never freed. */
 const lang_sink *lang_stdio_sink(void);
+
+/* The nearest of `choices` to `name` by edit distance, or NULL when none is
+ * close enough to suggest (borrowed from choices). */
+const char *lang_suggest(const char *name, const char *const *choices, int n);
 
 /* The binding interface (types, builtins, values) is in bind.h. */
 

@@ -117,7 +117,7 @@ static bool run_one(lang_session *s, const char *src, int number, bool echo)
     return ok;
 }
 
-int lang_run_file(const char *path, bool echo)
+int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s))
 {
     char *text = read_file(path);
     if (!text) { fprintf(stderr, "hellodl: cannot read %s\n", path); return 2; }
@@ -126,6 +126,7 @@ int lang_run_file(const char *path, bool echo)
     cfg.data_path = getenv("HELLODL_DATA_PATH");
     lang_session *s = lang_session_new(&cfg);
     if (!s) { free(text); return 2; }
+    if (setup) setup(s);
     int failed = 0, number = 0;
     char *cell = text;
     while (cell) {
