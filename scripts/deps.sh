@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libzmq3-dev libjansson-dev libssl-dev libpng-dev libhdf5-dev libopenblas-dev
+  libcurl4-openssl-dev libarchive-dev
   clang libclang-rt-14-dev
   python3 python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbconvert python3-ipykernel jupyter-console python3-notebook
