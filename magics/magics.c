@@ -19,9 +19,30 @@ static const magic_def magic_lsmagic = {
     lsmagic_run, true, false,
 };
 
+extern const magic_def magic_who;
+extern const magic_def magic_reset;
+extern const magic_def magic_time;
+extern const magic_def magic_seed;
+extern const magic_def magic_env;
+extern const magic_def magic_memory;
+extern const magic_def magic_gpu;
+extern const magic_def magic_shell;
+extern const magic_def magic_mount;
+extern const magic_def magic_group;
+
 /* One line per magic; the files are in magics/. */
 static const magic_def *const table[] = {
     &magic_lsmagic,
+    &magic_who,
+    &magic_reset,
+    &magic_time,
+    &magic_seed,
+    &magic_env,
+    &magic_memory,
+    &magic_gpu,
+    &magic_shell,
+    &magic_mount,
+    &magic_group,
     NULL,
 };
 
@@ -148,10 +169,15 @@ static int hook(void *ctx, lang_session *s, const char *line, const lang_sink *s
     return dispatch(&mx, line) ? 0 : 1;
 }
 
+void plots_register(void);   /* plots.c: plot(), show_batch() and friends */
+void progress_install(void); /* progress.c: the live training display */
+
 void magics_install(lang_session *s)
 {
     static const char *names[64];
     static int n;
+    plots_register();
+    progress_install();
     if (n == 0)
         for (int i = 0; table[i] && n < 64; i++)
             if (strcmp(table[i]->name, "!") != 0)

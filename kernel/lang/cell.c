@@ -217,6 +217,7 @@ bool lang_exec_cell(lang_session *s, const char *src, int cell_number,
      * does it before publishing execute_input): clearing it here would lose an
      * interrupt sent the moment the frontend saw the cell start. */
     if (!src) src = "";
+    s->cell = cell_number;
     if (cell_magic(s, src, sink, out)) return out->ok;
     code_unit *u = unit_new(src, cell_number);
     if (!u) {
@@ -228,6 +229,66 @@ bool lang_exec_cell(lang_session *s, const char *src, int cell_number,
     parse_cell(s, u, s->magic != NULL, &po);
     if (po.nerrs) syntax_result(&po, u, out);
     else run_body(s, u, &po, sink, out);
+    parse_out_free(&po);
+    unit_release(u);
+    return out->ok;
+}
+
+/* Runs a parsed nested body in new slots above the running cell's, as one
+ * more cell frame, and puts the evaluator back as it was. A magic line only
+ * runs at a cell's top level, so no expression of the cell is half done. */
+static void run_nested(lang_session *s, code_unit *u, const parse_out *po,
+                       const lang_sink *sink, lang_result *out)
+{
+    lang_ctx *cx = &s->cx;
+    lang_ctx saved = *cx;
+    if (cx->sp + po->nslots > cx->cap || cx->depth >= cx->max_depth) {
+        out->error.ename = strdup("RecursionError");
+        out->error.evalue = strdup("the timed code is nested too deeply");
+        return;
+    }
+    cx->sink = sink;
+    cx->fp = cx->stack + cx->sp;
+    for (int i = 0; i < po->nslots; i++) cx->fp[i] = lang_null();
+    cx->frames[cx->depth] = (frame){ NULL, u, 1, cx->sp };
+    cx->sp += po->nslots;
+    cx->depth++;
+    cx->has_cell_value = false;
+    cx->cell_value = lang_null();
+    cx->call_node = po->body;
+    xstatus st = exec(cx, po->body);
+    if (st == X_ERROR || cx->failed) runtime_result(cx, out);
+    else {
+        out->ok = true;
+        if (cx->has_cell_value && cx->cell_value.type != LANG_NULL) value_result(cx->cell_value, out);
+    }
+    for (int i = 0; i < po->nslots; i++) val_decref(saved.stack[saved.sp + i]);
+    val_decref(cx->cell_value);
+    vm_clear_error(cx);
+    cx->sink = saved.sink;
+    cx->fp = saved.fp;
+    cx->sp = saved.sp;
+    cx->depth = saved.depth;
+    cx->has_cell_value = saved.has_cell_value;
+    cx->cell_value = saved.cell_value;
+    cx->call_node = saved.call_node;
+}
+
+bool lang_exec_nested(lang_session *s, const char *src, const lang_sink *sink,
+                      lang_result *out)
+{
+    memset(out, 0, sizeof *out);
+    code_unit *u = unit_new(src ? src : "", s->cell);
+    if (!u) {
+        out->error.ename = strdup("MemoryError");
+        out->error.evalue = strdup("out of memory");
+        return false;
+    }
+    parse_out po;
+    parse_cell(s, u, s->magic != NULL, &po);
+    if (po.nerrs) syntax_result(&po, u, out);
+    else if (s->cx.depth == 0) run_body(s, u, &po, sink, out);   /* from a cell magic */
+    else run_nested(s, u, &po, sink, out);
     parse_out_free(&po);
     unit_release(u);
     return out->ok;

@@ -97,6 +97,17 @@ void lang_set_magic_hook(lang_session *s, lang_magic_hook hook, void *ctx);
 /* Names offered by completion after a '%' at the start of a line
  * ("mount", "group", ...); borrowed, must outlive the session. */
 void lang_set_magic_names(lang_session *s, const char *const *names, int n);
+/* Runs `src` from inside a magic, as part of the cell that is running (for
+ * %time and %%time): its declarations are globals, its tracebacks name that
+ * cell, and a final expression without ';' becomes out->value. Safe from a
+ * line magic (the evaluator's frame is saved around it) and from a cell
+ * magic (nothing of the cell runs yet). Fills *out like lang_exec_cell;
+ * returns out->ok. */
+bool lang_exec_nested(lang_session *s, const char *src, const lang_sink *sink,
+                      lang_result *out);
+/* Bytes held by language values (strings, lists, objects' counted bytes),
+ * process-wide; for %memory. */
+size_t lang_value_memory(void);
 
 /* Globals, for magics (%mount sets `path`, %who lists, %reset clears).
  * lang_global_set takes a new reference to v (the caller keeps its own)

@@ -271,6 +271,7 @@ bool vm_tick_slow(lang_ctx *cx, const node *at)
 const lang_sink *lang_ctx_sink(lang_ctx *cx) { return cx->sink; }
 lang_session *lang_ctx_session(lang_ctx *cx) { return cx->s; }
 const char *lang_ctx_data_path(lang_ctx *cx) { return cx->s->cfg.data_path; }
+size_t lang_value_memory(void) { return atomic_load(&lang_value_bytes); }
 
 bool magic_run(lang_ctx *cx, const node *n)
 {

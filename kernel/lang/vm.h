@@ -135,6 +135,7 @@ struct lang_session {
     const char *const *magic_names;
     int nmagic_names;
     lang_ctx cx;
+    int cell;                /* the number of the cell running (lang_exec_nested) */
 };
 
 int sess_global_find(lang_session *s, const char *name, size_t len);  /* -1 */

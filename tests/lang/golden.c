@@ -9,6 +9,8 @@
  *     //> text      a line the cell writes to stdout (all of them, in order);
  *                   displays appear as "[display MIME...] TEXT", clears as
  *                   "[clear_output]"
+ *     //~> regex    a stdout line matched whole by a POSIX extended regex
+ *                   (for figures that vary: timings, memory)
  *     //2> text     a line the cell writes to stderr (all of them, in order)
  *     //= text      the cell's result (text/plain); none means no result
  *     //! E: msg    the cell fails with ename E and evalue msg
@@ -24,12 +26,16 @@
  *     //@slow       heavy (real training): skipped when HELLODL_SLOW_TESTS=0
  *
  * With --fake-keras, stand-ins for the runtime's types and builtins are
- * registered first (fake_keras.c), for the module-shaped files.
+ * registered first (fake_keras.c), for the module-shaped files. With
+ * --magics, the magics (magics/) are installed in the session, for the
+ * magics*.dl files; elsewhere a '%' line stays the "not available" error.
  * A cell without "//!" must succeed. Prints every mismatch; exit status 1
  * if there was one.
  */
 #include "lang.h"
+#include "magics.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +136,11 @@ static void parse_expect(char *cell, expect *e, capture *c)
         char *l = strndup(line, n);
         char *t = l;
         while (*t == ' ' || *t == '\t') t++;
-        if (strncmp(t, "//> ", 4) == 0 || strcmp(t, "//>") == 0) {
+        if (strncmp(t, "//~> ", 5) == 0) {
+            buf_adds(&e->out, "\x01");       /* marks a pattern line */
+            buf_adds(&e->out, t + 5);
+            buf_adds(&e->out, "\n");
+        } else if (strncmp(t, "//> ", 4) == 0 || strcmp(t, "//>") == 0) {
             buf_adds(&e->out, t[3] ? t + 4 : "");
             buf_adds(&e->out, "\n");
         } else if (strncmp(t, "//2> ", 5) == 0 || strcmp(t, "//2>") == 0) {
@@ -154,6 +164,36 @@ static void parse_expect(char *cell, expect *e, capture *c)
 }
 
 static int failures;
+
+/* One stdout line against one expected line: text, or "\x01regex". */
+static bool line_matches(const char *want, size_t nw, const char *got, size_t ng)
+{
+    if (!nw || want[0] != '\x01') return nw == ng && memcmp(want, got, nw) == 0;
+    char *pat = malloc(nw + 2), *line = strndup(got, ng);
+    if (!pat || !line) abort();
+    snprintf(pat, nw + 2, "^%.*s$", (int)(nw - 1), want + 1);
+    regex_t re;
+    bool ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
+    if (ok) {
+        ok = regexec(&re, line, 0, NULL, 0) == 0;
+        regfree(&re);
+    }
+    free(pat);
+    free(line);
+    return ok;
+}
+
+/* Whether stdout matches the expected lines, pattern lines included. */
+static bool out_matches(const char *want, const char *got)
+{
+    for (;;) {
+        const char *wn = strchr(want, '\n'), *gn = strchr(got, '\n');
+        if (!wn || !gn) return !wn && !gn && strcmp(want, got) == 0;
+        if (!line_matches(want, (size_t)(wn - want), got, (size_t)(gn - got))) return false;
+        want = wn + 1;
+        got = gn + 1;
+    }
+}
 
 static void mismatch(const char *file, int cell, int line, const char *what,
                      const char *expected, const char *got)
@@ -185,7 +225,7 @@ static void check_cell(const char *file, lang_session *s, char *cell, int number
     bool ok = lang_exec_cell(s, cell, number, &sink, &r);
     const char *out = c.out.p ? c.out.p : "", *err = c.err.p ? c.err.p : "";
     if (c.out.n && c.out.p[c.out.n - 1] != '\n') buf_adds(&c.out, "\n"), out = c.out.p;
-    if (strcmp(out, e.out.p ? e.out.p : "") != 0) mismatch(file, number, line, "stdout", e.out.p, out);
+    if (!out_matches(e.out.p ? e.out.p : "", out)) mismatch(file, number, line, "stdout", e.out.p, out);
     if (strcmp(err, e.err.p ? e.err.p : "") != 0) mismatch(file, number, line, "stderr", e.err.p, err);
     char *value = NULL, *error = NULL;
     for (int i = 0; ok && r.has_value && i < r.value.n; i++)
@@ -282,12 +322,17 @@ static const char *skip_reason(const char *text)
 int main(int argc, char **argv)
 {
     int first = 1;
-    if (argc > 1 && strcmp(argv[1], "--fake-keras") == 0) {
+    bool magics = false;
+    if (argc > first && strcmp(argv[first], "--magics") == 0) {
+        magics = true;
+        first++;
+    }
+    if (argc > first && strcmp(argv[first], "--fake-keras") == 0) {
         rtb_disable();               /* the stand-ins replace the runtime's types */
         fake_keras_register();
-        first = 2;
+        first++;
     }
-    if (argc <= first) { fprintf(stderr, "usage: golden [--fake-keras] FILE.dl...\n"); return 2; }
+    if (argc <= first) { fprintf(stderr, "usage: golden [--magics] [--fake-keras] FILE.dl...\n"); return 2; }
     for (int a = first; a < argc; a++) {
         char *text = slurp(argv[a]);
         if (!text) { fprintf(stderr, "cannot read %s\n", argv[a]); return 2; }
@@ -302,6 +347,8 @@ int main(int argc, char **argv)
         cfg.max_call_depth = 200;
         cfg.data_path = getenv("HELLODL_DATA_PATH");
         lang_session *s = lang_session_new(&cfg);
+        if (magics)
+            magics_install(s);
         int number = 0, line = 1;
         char *cell = text;
         while (cell) {
