@@ -204,6 +204,29 @@ static bool parent_gone(pid_t parent)
     return term_requested || getppid() != parent;
 }
 
+/* Wait up to POLL_MS for one message on the socket of `item` and serve it:
+ * a message that fails to parse or verify is logged and dropped. Returns -1
+ * once the context is terminated, 0 otherwise. */
+static int serve_one(kernel *k, zmq_pollitem_t *item, bool control)
+{
+    int rc = zmq_poll(item, 1, POLL_MS);
+    if (rc < 0 && zmq_errno() == ETERM)
+        return -1;
+    wire_frames frames;
+    if (rc <= 0 || kernel_recv(item->socket, &frames, ZMQ_DONTWAIT) < 0)
+        return 0;
+    wire_msg msg;
+    char why[256];
+    wire_msg_init(&msg);
+    if (wire_parse(&frames, &k->key, &msg, why, sizeof why) == 0)
+        kernel_dispatch(k, item->socket, &msg, control);
+    else
+        klog("%s: dropped a message: %s", control ? "control" : "shell", why);
+    wire_msg_free(&msg);
+    wire_frames_free(&frames);
+    return 0;
+}
+
 /* Control: interrupt, shutdown and kernel_info, answered while a cell runs.
  * SIGTERM and the death of the parent are noticed here rather than between
  * shell requests, so that they end the process like a shutdown_request
@@ -220,23 +243,8 @@ static void *control_main(void *arg)
             lang_interrupt();
             break;
         }
-        int rc = zmq_poll(&item, 1, POLL_MS);
-        if (rc < 0 && zmq_errno() == ETERM)
+        if (serve_one(k, &item, true) < 0)
             break;
-        if (rc <= 0)
-            continue;
-        wire_frames frames;
-        if (kernel_recv(k->control, &frames, ZMQ_DONTWAIT) < 0)
-            continue;
-        wire_msg msg;
-        char why[256];
-        wire_msg_init(&msg);
-        if (wire_parse(&frames, &k->key, &msg, why, sizeof why) == 0)
-            kernel_dispatch(k, k->control, &msg, true);
-        else
-            klog("control: dropped a message: %s", why);
-        wire_msg_free(&msg);
-        wire_frames_free(&frames);
     }
     if (atomic_load(&k->shutting_down))
         wait_for_shell(k);
@@ -248,25 +256,9 @@ static void *control_main(void *arg)
 static void shell_loop(kernel *k)
 {
     zmq_pollitem_t item = { k->shell, 0, ZMQ_POLLIN, 0 };
-    while (!atomic_load(&k->shutting_down)) {
-        int rc = zmq_poll(&item, 1, POLL_MS);
-        if (rc < 0 && zmq_errno() == ETERM)
+    while (!atomic_load(&k->shutting_down))
+        if (serve_one(k, &item, false) < 0)
             break;
-        if (rc <= 0)
-            continue;
-        wire_frames frames;
-        if (kernel_recv(k->shell, &frames, ZMQ_DONTWAIT) < 0)
-            continue;
-        wire_msg msg;
-        char why[256];
-        wire_msg_init(&msg);
-        if (wire_parse(&frames, &k->key, &msg, why, sizeof why) == 0)
-            kernel_dispatch(k, k->shell, &msg, false);
-        else
-            klog("shell: dropped a message: %s", why);
-        wire_msg_free(&msg);
-        wire_frames_free(&frames);
-    }
 }
 
 static void state_init(kernel *k, const kernel_options *opt)
