@@ -186,22 +186,38 @@ static void run_body(lang_session *s, code_unit *u, const parse_out *po,
     vm_clear_error(cx);
 }
 
+/* The lowest address of the calling thread's stack, asked once per thread:
+ * for the main thread glibc finds it by reading /proc/self/maps, far too
+ * slow to repeat for every cell. NULL when unknown. */
+static const char *stack_low(void)
+{
+    static _Thread_local const char *low;
+    static _Thread_local bool known;
+    if (!known) {
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void *addr;
+            size_t size;
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+                low = addr;
+            pthread_attr_destroy(&attr);
+        }
+        known = true;
+    }
+    return low;
+}
+
 /* The C stack the evaluator and the parser may use from here: the
  * configured amount, or less when the thread has less left. */
 static void stack_budget(lang_ctx *cx, const char *here, size_t wanted)
 {
     size_t limit = wanted;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void *low;
-        size_t size;
-        if (pthread_attr_getstack(&attr, &low, &size) == 0 && here > (const char *)low) {
-            size_t left = (size_t)(here - (const char *)low);
-            size_t margin = 256 * 1024;        /* for natives and libc below us */
-            if (left > margin && left - margin < limit) limit = left - margin;
-            if (left <= margin) limit = left / 2;
-        }
-        pthread_attr_destroy(&attr);
+    const char *low = stack_low();
+    if (low && here > low) {
+        size_t left = (size_t)(here - low);
+        size_t margin = 256 * 1024;        /* for natives and libc below us */
+        if (left > margin && left - margin < limit) limit = left - margin;
+        if (left <= margin) limit = left / 2;
     }
     cx->stack_base = here;
     cx->stack_limit = limit;
