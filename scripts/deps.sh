@@ -7,8 +7,8 @@ packages=(
   libzmq3-dev libjansson-dev libssl-dev libpng-dev libhdf5-dev libopenblas-dev
   libcurl4-openssl-dev libarchive-dev
   clang libclang-rt-14-dev
-  python3 python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
-  python3-nbconvert python3-ipykernel jupyter-console python3-notebook
+  python3 python3-jupyter-client jupyter-client python3-jupyter-kernel-test python3-nbclient
+  python3-nbconvert jupyter-nbconvert python3-ipykernel jupyter-console python3-notebook
   python3-numpy python3-h5py python3-torch python3-torchvision
 )
 missing=()
