@@ -5,6 +5,7 @@
 
 #include "graph.h"
 #include "model_impl.h"
+#include "cpu_ops.h"
 #include "train.h"
 
 /* Where batches come from: the dataset's pixels, or cached part-0 outputs
@@ -271,6 +272,7 @@ rt_status rt_model_fit(rt_model *m, rt_dataset *train, rt_dataset *val,
     rt_feed_free(&s.train);
     if (val)
         rt_feed_free(&s.val);
+    rt_cpu_buffer_cache_trim();     /* an idle kernel keeps no training peak */
     if (st != RT_OK) {
         rt_history_free(s.h);
         return st;

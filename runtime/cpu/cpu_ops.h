@@ -18,6 +18,8 @@
 /* memory.c */
 rt_status rt_cpu_buffer_alloc(size_t nbytes, void **out);
 void rt_cpu_buffer_free(void *p);
+/* Returns the large buffers kept for reuse to the system (memory.c). */
+void rt_cpu_buffer_cache_trim(void);
 rt_status rt_cpu_copy(void *dst, const void *src, size_t nbytes);
 rt_status rt_cpu_fill(float *x, size_t n, float value);
 rt_status rt_cpu_axpy(float *y, const float *x, size_t n, float alpha);
