@@ -37,21 +37,8 @@ static rt_model *module_model(int inception)
     rt_model *bb = NULL, *top = NULL, *m = NULL;
     rt_status st = inception ? rt_inception_v3_new(&bb, 299, 299, 3)
                              : rt_mobilenet_new(&bb, 224, 224, 3, 0.25f);
-    if (st != RT_OK || rt_sequential_new(&top, NULL) != RT_OK)
+    if (st != RT_OK || rt_module_top_new(&top, 0.5f) != RT_OK)
         return NULL;
-    rt_layer_config c = rt_layer_config_default(RT_LAYER_GLOBAL_AVGPOOL2D);
-    rt_sequential_add(top, &c, NULL);
-    c = rt_layer_config_default(RT_LAYER_DENSE);
-    c.units = 256;
-    c.activation = RT_ACT_RELU;
-    rt_sequential_add(top, &c, NULL);
-    c = rt_layer_config_default(RT_LAYER_DROPOUT);
-    c.rate = 0.5f;
-    rt_sequential_add(top, &c, NULL);
-    c = rt_layer_config_default(RT_LAYER_DENSE);
-    c.units = 1;
-    c.activation = RT_ACT_SIGMOID;
-    rt_sequential_add(top, &c, NULL);
     if (rt_composed_new(&m, bb, top) != RT_OK)
         m = NULL;
     rt_model_release(bb);

@@ -31,4 +31,9 @@ rt_status rt_mobilenet_new(rt_model **out, int h, int w, int c, float alpha);
 rt_status rt_small_cnn_new(rt_model **out, int h, int w, int c, int blocks,
                            int base_filters, int dense_units, int outputs);
 
+/* The module's classifier top, a Sequential: GlobalAveragePooling2D,
+ * Dense(256, relu), Dropout(dropout_rate) (left out when the rate is 0, as
+ * Subgroup B does) and Dense(1, sigmoid). New reference in *out. */
+rt_status rt_module_top_new(rt_model **out, float dropout_rate);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures, check_count;
@@ -29,6 +30,19 @@ static int check_failures, check_count;
     check_count++; if (!(fabs(a_ - b_) <= (tol))) { check_failures++; \
     fprintf(stderr, "%s:%d: %s ~= %s failed: %.9g vs %.9g (tol %g)\n", __FILE__, \
             __LINE__, #a, #b, a_, b_, (double)(tol)); } } while (0)
+
+/* A fresh directory $TMPDIR/hellodl-NAME-XXXXXX (or under /tmp) into buf;
+ * returns 0, or -1 after printing why. */
+static inline int check_tmpdir(char *buf, size_t n, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/hellodl-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
 
 #define CHECK_DONE() (printf("%d checks, %d failed\n", check_count, check_failures), \
     check_failures ? 1 : 0)

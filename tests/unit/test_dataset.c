@@ -594,12 +594,8 @@ static void test_real(const char *root)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/hellodl-dataset-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
+    if (check_tmpdir(tmp_root, sizeof tmp_root, "dataset") < 0)
         return 1;
-    }
     test_order();
     test_errors();
     test_schedule();
