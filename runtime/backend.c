@@ -2,11 +2,13 @@
 
 #include <math.h>
 
-/* The one place backends are registered. A CUDA build adds its table here;
- * rt_backend_cuda() returns NULL when no usable device is present. */
-#ifdef HELLODL_HAVE_CUDA
+#include "device.h"
+
+/* The one place backends are registered. The CUDA backend is a module
+ * loaded on first use (cuda_lazy.c): rt_backend_cuda() returns NULL when
+ * there is no usable device, and the emulated device under
+ * HELLODL_GPU_EMULATE=1. */
 const rt_backend *rt_backend_cuda(void);
-#endif
 
 const rt_backend *rt_backend_get(rt_device dev)
 {
@@ -14,11 +16,7 @@ const rt_backend *rt_backend_get(rt_device dev)
     case RT_DEVICE_CPU:
         return rt_backend_cpu();
     case RT_DEVICE_CUDA:
-#ifdef HELLODL_HAVE_CUDA
         return rt_backend_cuda();
-#else
-        return NULL;
-#endif
     case RT_DEVICE_COUNT:
         break;
     }
@@ -27,7 +25,7 @@ const rt_backend *rt_backend_get(rt_device dev)
 
 rt_device rt_backend_default_device(void)
 {
-    return rt_backend_get(RT_DEVICE_CUDA) ? RT_DEVICE_CUDA : RT_DEVICE_CPU;
+    return rt_session_device();
 }
 
 /* TF's output size and padding for one spatial axis. */

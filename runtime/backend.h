@@ -17,8 +17,9 @@
  *     in place (out == inp).
  *
  * The CPU backend (rt_backend_cpu) implements every entry and is the
- * reference. A second backend (CUDA) is registered in backend.c behind one
- * #ifdef. Tables are static: the pointers returned are borrowed, never freed.
+ * reference. The CUDA backend (runtime/cuda/, a module loaded on first use
+ * by cuda_lazy.c) is the second table, registered in backend.c's one switch.
+ * Tables are static: the pointers returned are borrowed, never freed.
  */
 #ifndef HELLODL_BACKEND_H
 #define HELLODL_BACKEND_H

@@ -11,6 +11,9 @@
 
 struct rt_run {
     rt_model *m;       /* borrowed: the caller keeps the model alive */
+    rt_device dev;     /* the model's: every buffer of the run lives there */
+    const rt_backend *be;
+    rt_tensor **stats; /* (n_nodes) BN batch statistics (2, c), or NULL */
     int n_nodes;
     int batch;
     int training;
@@ -139,14 +142,14 @@ static rt_status rt_out_alloc(rt_run *r, int i, rt_tensor **out)
 {
     const rt_layer *l = &r->m->nodes[i];
     int64_t shape[4] = {r->batch, l->shape[0], l->shape[1], l->shape[2]};
-    return rt_tensor_new(out, RT_DEVICE_CPU, l->ndim + 1, shape);
+    return rt_tensor_new(out, r->dev, l->ndim + 1, shape);
 }
 
 static void rt_op_ctx_init(const rt_run *r, const rt_layer *l, int i, rt_op_ctx *c)
 {
     rt_model *m = r->m;
     int trainable = rt_layer_has_trainable(m, l);
-    c->be = rt_backend_cpu();
+    c->be = r->be;
     c->params = m->params->data;
     c->grads = trainable && m->grads ? m->grads->data : NULL;
     c->n = r->batch;
@@ -188,6 +191,69 @@ static void rt_inputs_done(rt_run *r, int i)
     }
 }
 
+/* The Keras 2.2 accumulators of every BN node, zero at first; a model
+ * that grew keeps its earlier nodes' (offsets follow node order). */
+static rt_status rt_bn_acc_grow(rt_model *m)
+{
+    int64_t *off = malloc(sizeof *off * (size_t)m->n_nodes), total = 0;
+    if (!off)
+        return rt_error_set(RT_ERR_NOMEM, "out of memory in %s", m->name);
+    for (int i = 0; i < m->n_nodes; i++) {
+        off[i] = m->nodes[i].cfg.kind == RT_LAYER_BATCHNORM ? total : -1;
+        if (off[i] >= 0)
+            total += 2 * (int64_t)rt_layer_channels(&m->nodes[i]);
+    }
+    rt_tensor *acc = NULL, *prefix = NULL;
+    rt_status st = rt_tensor_new(&acc, m->params->device, 1, &total);
+    if (st == RT_OK && m->bn_acc && m->bn_acc->numel <= total)
+        st = rt_tensor_view(&prefix, acc, 0, 1, m->bn_acc->shape);
+    if (prefix && st == RT_OK)
+        st = rt_tensor_copy(prefix, m->bn_acc);
+    rt_tensor_release(prefix);
+    if (st != RT_OK) {
+        rt_tensor_release(acc);
+        free(off);
+        return st;
+    }
+    rt_model_slab_tag(acc, 1);
+    rt_tensor_release(m->bn_acc);
+    free(m->bn_acc_off);
+    m->bn_acc = acc;
+    m->bn_acc_off = off;
+    m->bn_acc_nodes = m->n_nodes;
+    return RT_OK;
+}
+
+/* After BN node i's training forward: its moving statistics. */
+static rt_status rt_bn_update(rt_run *r, int i, const rt_op_ctx *c, const rt_tensor *in)
+{
+    rt_model *m = r->m;
+    rt_layer *l = &m->nodes[i];
+    float *acc = NULL;
+    if (c->bn_mode == RT_BN_KERAS22) {
+        if (!m->bn_acc || i >= m->bn_acc_nodes || m->bn_acc_off[i] < 0) {
+            rt_status st = rt_bn_acc_grow(m);
+            if (st != RT_OK)
+                return st;
+        }
+        acc = m->bn_acc->data + m->bn_acc_off[i];
+    }
+    size_t rows = (size_t)(in->numel / rt_layer_channels(l));
+    return rt_bn_moving_update(l, c, &r->nodes[i], rows, acc);
+}
+
+/* Room for BN node i's batch statistics (2, c) on the run's device. */
+static rt_status rt_bn_stats(rt_run *r, int i)
+{
+    if (r->stats[i])
+        return RT_OK;
+    int64_t n = 2 * (int64_t)rt_layer_channels(&r->m->nodes[i]);
+    rt_status st = rt_tensor_new(&r->stats[i], r->dev, 1, &n);
+    if (st == RT_OK)
+        r->nodes[i].stats = r->stats[i]->data;
+    return st;
+}
+
 static rt_status rt_node_forward(rt_run *r, int i)
 {
     rt_layer *l = &r->m->nodes[i];
@@ -200,7 +266,13 @@ static rt_status rt_node_forward(rt_run *r, int i)
     if (st == RT_OK && (out != in[0] || l->cfg.kind == RT_LAYER_ACTIVATION)) {
         rt_op_ctx c;
         rt_op_ctx_init(r, l, i, &c);
-        st = rt_layer_forward(l, &c, in, out, &r->nodes[i]);
+        int bn = l->cfg.kind == RT_LAYER_BATCHNORM;
+        if (bn && c.bn_batch_stats)
+            st = rt_bn_stats(r, i);
+        if (st == RT_OK)
+            st = rt_layer_forward(l, &c, in, out, &r->nodes[i]);
+        if (st == RT_OK && bn && c.bn_batch_stats && c.bn_update)
+            st = rt_bn_update(r, i, &c, in[0]);
     }
     r->nodes[i].out = out;
     rt_prof_add(l->cfg.kind, 0, t0);
@@ -212,14 +284,27 @@ static rt_status rt_node_forward(rt_run *r, int i)
 static rt_status rt_run_new(rt_model *m, rt_tensor *x, int training, int input_grad,
                             uint64_t seed, rt_run **out)
 {
+    rt_device dev = m->params->device;
+    const rt_backend *be = rt_backend_get(dev);
+    if (!be)
+        return rt_error_set(RT_ERR_DEVICE, "model %s lives on the %s, which is not "
+                            "available", m->name, rt_device_name(dev));
     rt_run *r = calloc(1, sizeof *r);
-    if (r)
+    if (r) {
         r->nodes = calloc((size_t)m->n_nodes, sizeof *r->nodes);
-    if (!r || !r->nodes) {
+        r->stats = calloc((size_t)m->n_nodes, sizeof *r->stats);
+    }
+    if (!r || !r->nodes || !r->stats) {
+        if (r) {
+            free(r->nodes);
+            free(r->stats);
+        }
         free(r);
         return rt_error_set(RT_ERR_NOMEM, "out of memory running %s", m->name);
     }
     r->m = m;
+    r->dev = dev;
+    r->be = be;
     r->n_nodes = m->n_nodes;
     r->batch = (int)x->shape[0];
     r->training = training;
@@ -260,7 +345,10 @@ rt_status rt_graph_forward(rt_model *m, rt_tensor *x, int training, int want_bac
     if (st != RT_OK)
         return st;
     rt_run_plan(r, want_backward);
-    r->nodes[0].out = rt_tensor_retain(x);
+    if (x->device == r->dev)
+        r->nodes[0].out = rt_tensor_retain(x);
+    else /* a batch from the CPU: the model's device gets a copy */
+        st = rt_tensor_to_device(&r->nodes[0].out, x, r->dev);
     for (int i = 1; i < m->n_nodes && st == RT_OK; i++)
         if (r->nodes[i].pending || i == m->output)
             st = rt_node_forward(r, i);
@@ -285,7 +373,7 @@ static rt_status rt_node_backward(rt_run *r, int i)
         in[k] = src->out;
         din[k] = NULL;
         if (src->tg && !src->grad)
-            st = rt_tensor_new(&src->grad, RT_DEVICE_CPU, src->out->ndim, src->out->shape);
+            st = rt_tensor_new(&src->grad, r->dev, src->out->ndim, src->out->shape);
         if (src->tg && st == RT_OK)
             din[k] = src->grad->data;
     }
@@ -317,7 +405,15 @@ rt_status rt_graph_backward(rt_run *r, rt_tensor *dout, rt_tensor **dx)
     if (st != RT_OK)
         return st;
     rt_tensor_release(o->grad);
-    st = rt_tensor_reshape(&o->grad, dout, o->out->ndim, o->out->shape);
+    o->grad = NULL;
+    rt_tensor *d = NULL;
+    if (dout->device == r->dev)
+        d = rt_tensor_retain(dout);
+    else
+        st = rt_tensor_to_device(&d, dout, r->dev);
+    if (st == RT_OK)
+        st = rt_tensor_reshape(&o->grad, d, o->out->ndim, o->out->shape);
+    rt_tensor_release(d);
     for (int i = m->n_nodes - 1; i >= 1 && st == RT_OK; i--)
         if (r->nodes[i].tg && r->nodes[i].grad)
             st = rt_node_backward(r, i);
@@ -339,8 +435,9 @@ void rt_run_free(rt_run *r)
         rt_tensor_release(r->nodes[i].out);
         rt_tensor_release(r->nodes[i].grad);
         rt_tensor_release(r->nodes[i].mask);
-        free(r->nodes[i].stats);
+        rt_tensor_release(r->stats[i]); /* nodes[i].stats points into it */
     }
     free(r->nodes);
+    free(r->stats);
     free(r);
 }

@@ -27,7 +27,8 @@
 
 typedef struct rt_run rt_run;
 
-/* x (n, input shape) on the CPU; *out (n, output shape). run may be NULL
+/* x (n, input shape) on the model's device (rt_model_device); *out (n,
+ * output shape) on the same device. run may be NULL
  * when no backward follows. */
 rt_status rt_graph_forward(rt_model *m, rt_tensor *x, int training, int want_backward,
                            int input_grad, uint64_t seed, rt_run **run, rt_tensor **out);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_impl.h"
+
 static const float *rt_w(const rt_layer *l, const float *slab, const char *var)
 {
     for (int i = 0; i < l->n_weights; i++)
@@ -56,33 +58,37 @@ static rt_status rt_act_backward(const rt_backend *be, rt_activation a, float *d
     }
 }
 
+/* The batch statistics go to st->stats (2, c), which the graph executor
+ * provides on the model's device; the moving update is separate
+ * (rt_bn_moving_update) because its accumulators belong to the model. */
 static rt_status rt_bn_forward(rt_layer *l, const rt_op_ctx *c, const rt_tensor *in,
                                rt_tensor *out, rt_node_run *st)
 {
     int ch = rt_layer_channels(l);
     size_t rows = (size_t)(in->numel / ch);
     const float *gamma = rt_w(l, c->params, "gamma"), *beta = rt_w(l, c->params, "beta");
-    float *mm = (float *)rt_w(l, c->params, "moving_mean");
-    float *mv = (float *)rt_w(l, c->params, "moving_variance");
+    const float *mm = rt_w(l, c->params, "moving_mean");
+    const float *mv = rt_w(l, c->params, "moving_variance");
     st->batch_stats = c->bn_batch_stats;
     if (!c->bn_batch_stats)
         return c->be->batchnorm_forward_infer(out->data, in->data, gamma, beta, mm, mv,
                                               rows, ch, l->cfg.epsilon);
-    if (!st->stats && !(st->stats = malloc(sizeof(float) * 2 * (size_t)ch)))
-        return rt_error_set(RT_ERR_NOMEM, "out of memory in %s", l->name);
-    rt_status s = c->be->batchnorm_forward_train(out->data, st->stats, st->stats + ch,
-                                                 in->data, gamma, beta, rows, ch,
-                                                 l->cfg.epsilon);
-    if (s != RT_OK || !c->bn_update)
-        return s;
+    if (!st->stats)
+        return rt_error_set(RT_ERR_STATE, "%s has no room for its batch statistics",
+                            l->name);
+    return c->be->batchnorm_forward_train(out->data, st->stats, st->stats + ch, in->data,
+                                          gamma, beta, rows, ch, l->cfg.epsilon);
+}
+
+rt_status rt_bn_moving_update(rt_layer *l, const rt_op_ctx *c, const rt_node_run *st,
+                              size_t rows, float *acc)
+{
+    int ch = rt_layer_channels(l);
+    float *mm = (float *)rt_w(l, c->params, "moving_mean");
+    float *mv = (float *)rt_w(l, c->params, "moving_variance");
     float corr = rows > 1 ? (float)rows / (float)(rows - 1) : 1.0f;
-    float *acc = NULL;
-    if (c->bn_mode == RT_BN_KERAS22) {
+    if (c->bn_mode == RT_BN_KERAS22)
         corr = rt_batchnorm_keras22_var_correction(rows, l->cfg.epsilon);
-        if (!l->bn_acc && !(l->bn_acc = calloc(2 * (size_t)ch, sizeof(float))))
-            return rt_error_set(RT_ERR_NOMEM, "out of memory in %s", l->name);
-        acc = l->bn_acc;
-    }
     l->bn_steps++;
     return c->be->batchnorm_moving_update(mm, mv, acc, acc ? acc + ch : NULL, st->stats,
                                           st->stats + ch, ch, l->bn_steps,
@@ -188,7 +194,7 @@ static rt_status rt_fused_dpre(const rt_layer *l, const rt_op_ctx *c, const rt_t
     *dpre = dout->data;
     if (l->cfg.activation == RT_ACT_LINEAR)
         return RT_OK;
-    rt_status s = rt_tensor_new(tmp, RT_DEVICE_CPU, out->ndim, out->shape);
+    rt_status s = rt_tensor_new(tmp, out->device, out->ndim, out->shape);
     if (s != RT_OK)
         return s;
     *dpre = (*tmp)->data;

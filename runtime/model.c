@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
+
 /* ---- Keras' per-class auto-name counters (one session per process) ---- */
 
 #define RT_NAME_STEMS 24
@@ -194,8 +196,43 @@ static rt_status rt_model_order_compute(rt_model *m)
     return RT_OK;
 }
 
-/* Shapes, offsets and a slab; keeps the values of an earlier build's
- * prefix (a Sequential that grew) and initialises the rest. */
+/* The slab's values on the host, (total) in *out: an earlier build's
+ * prefix kept (a Sequential that grew), Keras' initial values for the
+ * rest. */
+static rt_status rt_slab_values(rt_model *m, int64_t total, int64_t old_total,
+                                rt_tensor **out)
+{
+    int64_t dim = total > 0 ? total : 1;
+    rt_tensor *host = NULL, *old = NULL;
+    rt_status st = rt_tensor_new(&host, RT_DEVICE_CPU, 1, &dim);
+    if (st == RT_OK && m->params)
+        st = m->params->device == RT_DEVICE_CPU
+             ? (old = rt_tensor_retain(m->params), RT_OK)
+             : rt_tensor_to_device(&old, m->params, RT_DEVICE_CPU);
+    if (st != RT_OK) {
+        rt_tensor_release(host);
+        return st;
+    }
+    rt_rng rng;
+    rt_rng_seed(&rng, m->seed ^ 0x9e3779b97f4a7c15ull);
+    for (int i = 1; i < m->n_nodes; i++) {
+        rt_layer *l = &m->nodes[i];
+        int keep = l->n_weights && l->w[l->n_weights - 1].offset
+                   + l->w[l->n_weights - 1].numel <= old_total && old;
+        if (keep)
+            memcpy(host->data + l->w[0].offset, old->data + l->w[0].offset,
+                   sizeof(float) * (size_t)rt_layer_param_count(l));
+        else
+            rt_layer_weights_init(l, host->data, &rng);
+    }
+    rt_tensor_release(old);
+    *out = host;
+    return RT_OK;
+}
+
+/* Shapes, offsets and a slab. Values are drawn on the host: into the slab
+ * itself on the CPU, into a copy then uploaded on a GPU. A rebuild stays
+ * on the model's device; a first build goes to the session's. */
 static rt_status rt_model_slab_build(rt_model *m)
 {
     int64_t total = 0, old_total = m->n_params;
@@ -212,28 +249,25 @@ static rt_status rt_model_slab_build(rt_model *m)
             total += l->w[k].numel;
         }
     }
-    rt_tensor *slab = NULL;
-    int64_t dim = total > 0 ? total : 1;
-    rt_status st = rt_tensor_new(&slab, RT_DEVICE_CPU, 1, &dim);
+    rt_device dev = m->params ? m->params->device : rt_session_device();
+    rt_tensor *host = NULL, *slab = NULL;
+    rt_status st = rt_slab_values(m, total, old_total, &host);
     if (st != RT_OK)
         return st;
-    rt_rng rng;
-    rt_rng_seed(&rng, m->seed ^ 0x9e3779b97f4a7c15ull);
-    for (int i = 1; i < m->n_nodes; i++) {
-        rt_layer *l = &m->nodes[i];
-        int keep = l->n_weights && l->w[l->n_weights - 1].offset
-                   + l->w[l->n_weights - 1].numel <= old_total && m->params;
-        if (keep)
-            memcpy(slab->data + l->w[0].offset, m->params->data + l->w[0].offset,
-                   sizeof(float) * (size_t)rt_layer_param_count(l));
-        else
-            rt_layer_weights_init(l, slab->data, &rng);
-    }
+    if (dev == RT_DEVICE_CPU)
+        slab = rt_tensor_retain(host);
+    else
+        st = rt_tensor_to_device(&slab, host, dev);
+    rt_tensor_release(host);
+    if (st != RT_OK)
+        return st;
+    rt_model_slab_tag(slab, 1);
     rt_tensor_release(m->params);
     rt_tensor_release(m->grads);
     m->grads = NULL;
     m->params = slab;
     m->n_params = total;
+    rt_device_touch();
     return RT_OK;
 }
 
@@ -353,6 +387,14 @@ rt_status rt_composed_new(rt_model **out, rt_model *backbone, rt_model *top)
     if (st != RT_OK)
         return rt_error_set(st, "the top %s does not fit the backbone's output: %s",
                             top->name, rt_error_message());
+    /* All parts on one device: they can differ only if a move left some
+     * behind; then the session's device takes them all. */
+    if (rt_model_device_get(backbone) != rt_model_device_get(top)
+        && (st = rt_device_select(rt_session_device(), 1u << RT_STORAGE_MODEL,
+                                  NULL)) != RT_OK)
+        return rt_error_set(st, "the backbone %s and the top %s are on different "
+                            "devices and could not be brought together: %s",
+                            backbone->name, top->name, rt_error_message());
     rt_model *m = NULL;
     if ((st = rt_model_alloc(&m, RT_MODEL_COMPOSED, NULL, "model")) != RT_OK)
         return st;
@@ -381,6 +423,9 @@ void rt_model_release(rt_model *m)
     rt_model_release(m->parts[1]);
     rt_tensor_release(m->params);
     rt_tensor_release(m->grads);
+    rt_tensor_release(m->bn_acc);
+    free(m->bn_acc_off);
+    free(m->weight_host);
     rt_model_train_free(m);
     free(m->nodes);
     free(m->order);

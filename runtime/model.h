@@ -13,7 +13,8 @@
  *
  * Parameters live in one slab per model (rt_tensor, (n_params)), every
  * weight at a fixed offset; gradients in a second slab of the same layout,
- * allocated at the first training step. Names are Keras 2.x's fresh-session
+ * allocated at the first training step. Slabs are made on the session's
+ * device (device.h) and move with it; the host reads them through copies. Names are Keras 2.x's fresh-session
  * auto-names (conv2d_1, batch_normalization_1, ...), numbered per class by
  * process-wide counters that rt_names_reset restarts (a new session).
  *
@@ -122,9 +123,20 @@ uint64_t rt_seed_default(void);
 rt_status rt_model_weights_load(rt_model *m, const char *path, int by_name, int *renamed);
 /* Keras save_weights: a Keras-compatible HDF5 file. */
 rt_status rt_model_weights_save(rt_model *m, const char *path);
-/* Copy one weight in or out: layer by name, var "kernel", "beta", ... */
+/* One weight by layer name and var ("kernel", "beta", ...), as host
+ * memory: on the CPU the weight itself (writes change the model); on a GPU
+ * a copy owned by the model, valid until the next call or a change of the
+ * model (change weights with rt_model_weight_set). */
 rt_status rt_model_weight_get(rt_model *m, const char *layer, const char *var,
                               float **data /* borrowed */, int64_t *numel);
+/* Overwrite one weight with numel host floats (numel must match). */
+rt_status rt_model_weight_set(rt_model *m, const char *layer, const char *var,
+                              const float *data, int64_t numel);
+
+/* ---- devices ---- */
+/* The device the model's weights live on (device.h: the session's device
+ * when it was built; moved with the session). */
+rt_device rt_model_device(const rt_model *m);
 
 /* ---- internals shared by graph.c, model_io.c and train.c ---- */
 typedef struct rt_model_parts {
@@ -136,7 +148,8 @@ int rt_model_node_count(const rt_model *m);
 rt_layer *rt_model_node(rt_model *m, int i);
 int rt_model_output_node(const rt_model *m);
 /* Parameter / gradient slabs (n_params), NULL before build; grads may be
- * allocated with rt_model_grads_ensure. Borrowed. */
+ * allocated with rt_model_grads_ensure. Borrowed; device memory (not to be
+ * read by the host) when rt_model_device is not the CPU. */
 float *rt_model_params(rt_model *m);
 float *rt_model_grads(rt_model *m);
 int64_t rt_model_param_total(const rt_model *m);

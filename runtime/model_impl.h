@@ -28,6 +28,13 @@ struct rt_model {
     rt_tensor *params;     /* (n_params) slab */
     rt_tensor *grads;      /* (n_params) slab, or NULL */
     int64_t n_params;
+    /* Keras 2.2 BN zero-debias accumulators of every BN node, (2, c) each
+     * at bn_acc_off[node] (-1 for other nodes), made at the first update
+     * that needs them; on the model's device, like the slabs. */
+    rt_tensor *bn_acc;
+    int64_t *bn_acc_off;   /* (bn_acc_nodes) */
+    int bn_acc_nodes;
+    float *weight_host;    /* rt_model_weight_get's copy when on a GPU */
 
     rt_model *parts[2];    /* composed: backbone, top (references) */
 
@@ -39,15 +46,35 @@ struct rt_model {
     int64_t train_steps;   /* dropout stream counter */
 };
 
+/* Where the model's slabs live (a composed model: its backbone's); the CPU
+ * before build. */
+rt_device rt_model_device_get(const rt_model *m);
+/* Tag a model slab: RT_STORAGE_MODEL, with a host copy at checkpoints
+ * when backup (device.h). */
+void rt_model_slab_tag(rt_tensor *t, int backup);
+
+/* graph.c's use of layer_ops.c: a BN layer's moving statistics after its
+ * training forward (st holds the batch statistics); acc (2, c) are the
+ * Keras 2.2 accumulators or NULL. */
+struct rt_op_ctx;
+struct rt_node_run;
+rt_status rt_bn_moving_update(rt_layer *l, const struct rt_op_ctx *c,
+                              const struct rt_node_run *st, size_t rows, float *acc);
+
+/* optim.c: the device of the parameters stepped from now on (a session
+ * move may have changed it since compile). */
+void rt_optimizer_device_set(rt_optimizer *o, rt_device dev);
+
 /* train.c: frees the compile state. */
 void rt_model_train_free(rt_model *m);
-/* train.c, for fit.c: one training step from part `start` (x its input),
- * the loss/accuracy of an output batch prob (n, k) against y (n, k), and
+/* train.c, for fit.c: one training step from part `start` (x its input,
+ * copied to the model's device when elsewhere), the loss/accuracy of an
+ * output batch prob (n, k) against y (n, k) on prob's device, and
  * appending an epoch to a history. */
 rt_status rt_train_step(rt_model *m, rt_model_parts *p, int start, rt_tensor *x,
-                        const float *y, double *loss, double *acc);
-rt_status rt_train_loss(rt_model *m, const rt_tensor *prob, const float *y, double *loss,
-                        double *acc);
+                        const rt_tensor *y, double *loss, double *acc);
+rt_status rt_train_loss(rt_model *m, const rt_tensor *prob, const rt_tensor *y,
+                        double *loss, double *acc);
 rt_status rt_history_push(rt_history *h, double l, double a, double vl, double va);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
+
 const char *rt_model_name(const rt_model *m) { return m->name; }
 rt_model_kind rt_model_kind_get(const rt_model *m) { return m->kind; }
 int rt_model_is_built(const rt_model *m) { return m->built; }
@@ -46,11 +48,33 @@ void rt_model_parts_get(rt_model *m, rt_model_parts *p)
     }
 }
 
+rt_device rt_model_device_get(const rt_model *m)
+{
+    if (m->kind == RT_MODEL_COMPOSED)
+        m = m->parts[0];
+    return m->params ? m->params->device : RT_DEVICE_CPU;
+}
+
+rt_device rt_model_device(const rt_model *m)
+{
+    return rt_model_device_get(m);
+}
+
+void rt_model_slab_tag(rt_tensor *t, int backup)
+{
+    rt_tensor_set_kind(t, RT_STORAGE_MODEL);
+    rt_tensor_set_backup(t, backup);
+}
+
+/* Gradients need no host copy: every step zeroes them first. */
 rt_status rt_model_grads_ensure(rt_model *m)
 {
     if (m->grads || !m->params)
         return RT_OK;
-    return rt_tensor_new(&m->grads, RT_DEVICE_CPU, 1, m->params->shape);
+    rt_status st = rt_tensor_new(&m->grads, m->params->device, 1, m->params->shape);
+    if (st == RT_OK)
+        rt_model_slab_tag(m->grads, 0);
+    return st;
 }
 
 int rt_model_layer_count(const rt_model *m)

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "device.h"
+#include "model_impl.h"
 
 struct rt_optimizer {
     rt_optimizer_config cfg;
@@ -66,6 +68,31 @@ rt_status rt_optimizer_new(rt_optimizer **out, const rt_optimizer_config *cfg,
     return RT_OK;
 }
 
+/* Slots follow their parameters: a session move carries both (they are
+ * model storages); a slot found elsewhere is copied over. */
+void rt_optimizer_device_set(rt_optimizer *o, rt_device dev)
+{
+    const rt_backend *be = rt_backend_get(dev);
+    if (!be || (dev == o->device && be == o->be))
+        return;
+    rt_tensor **slots[2] = {&o->slot1, &o->slot2};
+    for (int i = 0; i < 2; i++) {
+        rt_tensor *t = *slots[i], *moved = NULL;
+        if (!t || t->device == dev)
+            continue;
+        if (rt_tensor_to_device(&moved, t, dev) != RT_OK) {
+            rt_optimizer_reset(o); /* state lost: restart from zero moments */
+            break;
+        }
+        rt_tensor_set_kind(moved, RT_STORAGE_MODEL);
+        rt_tensor_set_backup(moved, 1);
+        rt_tensor_release(t);
+        *slots[i] = moved;
+    }
+    o->be = be;
+    o->device = dev;
+}
+
 void rt_optimizer_reset(rt_optimizer *o)
 {
     if (!o)
@@ -107,9 +134,16 @@ static rt_status rt_optimizer_slots(rt_optimizer *o, int64_t total)
     rt_status st = rt_tensor_new(&o->slot1, o->device, 1, &total);
     if (st == RT_OK && nslots == 2)
         st = rt_tensor_new(&o->slot2, o->device, 1, &total);
-    if (st != RT_OK)
+    if (st != RT_OK) {
         rt_optimizer_reset(o);
-    return st;
+        return st;
+    }
+    rt_tensor *slots[2] = {o->slot1, o->slot2};
+    for (int i = 0; i < nslots; i++) { /* model state, kept at checkpoints */
+        rt_tensor_set_kind(slots[i], RT_STORAGE_MODEL);
+        rt_tensor_set_backup(slots[i], 1);
+    }
+    return RT_OK;
 }
 
 rt_status rt_optimizer_step(rt_optimizer *o, const rt_param_ref *params,

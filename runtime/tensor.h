@@ -25,6 +25,13 @@
  * rt_memory_stats_get. Shapes are checked: rank 0..RT_MAX_DIMS, dims >= 0,
  * element counts that overflow or exceed RT_MAX_NUMEL are RT_ERR_SHAPE.
  * Counters are atomic: data-loading threads may create tensors.
+ *
+ * Registry. Every live storage is on one list, with its kind (device.h:
+ * data or model) and the headers over it, so that rt_storages_move can put
+ * a storage on another device and fix `data` and `device` of every tensor
+ * that views it. The list has one mutex, taken once per tensor created and
+ * once per tensor released; moves and checkpoints hold it only to pick
+ * their storages and to commit, never while copying.
  */
 #ifndef HELLODL_TENSOR_H
 #define HELLODL_TENSOR_H
@@ -58,6 +65,8 @@ typedef struct rt_tensor {
     rt_storage *storage;
     int64_t offset;              /* in elements */
     int refcount;                /* atomic; see tensor.c */
+    struct rt_tensor *view_prev, *view_next; /* the other headers over the
+                                    same storage (tensor.c's registry) */
 } rt_tensor;
 
 typedef struct rt_memory_stats {
@@ -124,5 +133,26 @@ void rt_memory_limit_set(rt_device dev, int64_t limit_bytes); /* 0: none */
 /* Account a backend's private workspace (bytes may be negative); fails with
  * RT_ERR_NOMEM, changing nothing, when a growth would pass the limit. */
 rt_status rt_memory_reserve(rt_device dev, int64_t bytes);
+
+/* ---- the storage registry, for device.h (cuda_lazy.c) ----
+ * rt_tensor_set_kind (device.h) tags a storage; these three act on the
+ * tagged storages. Moves run on the thread that owns the session: the
+ * storages moved must not be in use elsewhere meanwhile. */
+struct rt_move_report;
+/* Keep a host copy of t's storage at each checkpoint (weights, optimizer
+ * state, BN accumulators: what a lost GPU must give back). */
+void rt_tensor_set_backup(rt_tensor *t, int on);
+/* Move every storage on `from` whose kind's bit (1 << kind) is in `kinds`
+ * to `to`. All or nothing: the target's bytes are reserved first, new
+ * buffers allocated and filled, and only then every header switched. With
+ * `restore` (the source is a lost GPU: nothing can be read back) the new
+ * buffers are filled from the host copies where there are any and zero
+ * elsewhere, and storages that cannot be placed are left behind. rep
+ * (may be NULL) counts what moved. */
+rt_status rt_storages_move(rt_device from, rt_device to, unsigned kinds, int restore,
+                           struct rt_move_report *rep);
+/* Refresh the host copies of the backed-up storages on `dev` whose copy is
+ * older than `gen` (or missing). A failed copy keeps the previous one. */
+rt_status rt_storages_checkpoint(rt_device dev, uint64_t gen);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "graph.h"
 #include "model_impl.h"
 
@@ -38,7 +39,7 @@ rt_status rt_model_compile(rt_model *m, const rt_compile_config *cfg)
         && cfg->loss != RT_LOSS_CATEGORICAL_CROSSENTROPY)
         return rt_error_set(RT_ERR_ARG, "unknown loss");
     rt_optimizer *opt;
-    rt_status st = rt_optimizer_new(&opt, &cfg->optimizer, RT_DEVICE_CPU);
+    rt_status st = rt_optimizer_new(&opt, &cfg->optimizer, rt_model_device_get(m));
     if (st != RT_OK)
         return st;
     rt_model_train_free(m);
@@ -46,6 +47,7 @@ rt_status rt_model_compile(rt_model *m, const rt_compile_config *cfg)
     m->loss = cfg->loss;
     m->metric_accuracy = cfg->metric_accuracy;
     m->compiled = 1;
+    rt_device_touch(); /* the optimizer state restarts */
     return RT_OK;
 }
 
@@ -98,10 +100,24 @@ static int rt_outputs(rt_model *m)
     return ndim == 1 ? (int)shape[0] : -1;
 }
 
-static rt_status rt_loss_eval(rt_model *m, const float *prob, const float *y, int n, int k,
+/* Loss, accuracy and (dprob not NULL) the loss gradient of prob (n, k)
+ * against y (n, k), both on prob's device; the scalars come back to the
+ * host. */
+static rt_status rt_loss_eval(rt_model *m, const rt_tensor *prob_t, const rt_tensor *y_t,
                               float *dprob, double *loss, double *acc)
 {
-    const rt_backend *be = rt_backend_cpu();
+    *loss = *acc = 0;
+    int n = (int)prob_t->shape[0], k = (int)prob_t->shape[1];
+    if (y_t->numel != prob_t->numel || y_t->device != prob_t->device)
+        return rt_error_set(RT_ERR_SHAPE, "the labels (%lld values on the %s) do not "
+                            "match the model's output (%d x %d on the %s)",
+                            (long long)y_t->numel, rt_device_name(y_t->device), n, k,
+                            rt_device_name(prob_t->device));
+    const rt_backend *be = rt_backend_get(prob_t->device);
+    if (!be)
+        return rt_error_set(RT_ERR_DEVICE, "no %s backend is available",
+                            rt_device_name(prob_t->device));
+    const float *prob = prob_t->data, *y = y_t->data;
     float l = 0, a = 0;
     int bce = m->loss == RT_LOSS_BINARY_CROSSENTROPY;
     rt_status st = bce ? be->bce_forward(&l, prob, y, n, k) : be->cce_forward(&l, prob, y, n, k);
@@ -156,7 +172,8 @@ static rt_status rt_grads_zero(rt_model_parts *p, int start)
         rt_status st = rt_model_grads_ensure(m);
         if (st != RT_OK)
             return st;
-        memset(m->grads->data, 0, sizeof(float) * (size_t)m->grads->numel);
+        if ((st = rt_tensor_fill(m->grads, 0.0f)) != RT_OK)
+            return st;
     }
     return RT_OK;
 }
@@ -166,6 +183,7 @@ static rt_status rt_update(rt_model *m, rt_model_parts *p)
     rt_param_ref *refs = NULL;
     int count = 0;
     rt_status st = rt_param_refs(p, &refs, &count);
+    rt_optimizer_device_set(m->opt, rt_model_device_get(m));
     if (st == RT_OK && count > 0)
         st = rt_optimizer_step(m->opt, refs, count);
     free(refs);
@@ -192,12 +210,14 @@ static rt_status rt_backward_parts(rt_run **runs, rt_model_parts *p, int start, 
 
 /* Forward (learning phase 1) from part `start`, loss, backward, update. */
 rt_status rt_train_step(rt_model *m, rt_model_parts *p, int start, rt_tensor *x,
-                        const float *y, double *loss, double *acc)
+                        const rt_tensor *y, double *loss, double *acc)
 {
     rt_run *runs[2] = {NULL, NULL};
-    rt_tensor *cur = rt_tensor_retain(x), *dprob = NULL;
+    rt_tensor *cur = rt_tensor_retain(x), *dprob = NULL, *yd = NULL;
     uint64_t seed = rt_rng_hash(m->seed, (uint64_t)m->train_steps++);
     int upstream = 0; /* a trainable part before this one */
+    *loss = *acc = 0;
+    rt_device_touch();
     rt_status st = rt_grads_zero(p, start);
     for (int k = start; k < p->n && st == RT_OK; k++) {
         int tr = rt_graph_has_trainable(p->part[k]);
@@ -209,26 +229,28 @@ rt_status rt_train_step(rt_model *m, rt_model_parts *p, int start, rt_tensor *x,
         cur = out;
     }
     if (st == RT_OK)
-        st = rt_tensor_new(&dprob, RT_DEVICE_CPU, cur->ndim, cur->shape);
+        st = y->device == cur->device ? (yd = rt_tensor_retain((rt_tensor *)y), RT_OK)
+                                      : rt_tensor_to_device(&yd, y, cur->device);
     if (st == RT_OK)
-        st = rt_loss_eval(m, cur->data, y, (int)cur->shape[0], (int)cur->shape[1],
-                          dprob->data, loss, acc);
+        st = rt_tensor_new(&dprob, cur->device, cur->ndim, cur->shape);
+    if (st == RT_OK)
+        st = rt_loss_eval(m, cur, yd, dprob->data, loss, acc);
     if (st == RT_OK && upstream)
         st = rt_backward_parts(runs, p, start, dprob);
     for (int k = 0; k < 2; k++)
         rt_run_free(runs[k]);
     rt_tensor_release(cur);
     rt_tensor_release(dprob);
+    rt_tensor_release(yd);
     if (st == RT_OK && upstream)
         st = rt_update(m, p);
     return st;
 }
 
-rt_status rt_train_loss(rt_model *m, const rt_tensor *prob, const float *y, double *loss,
+rt_status rt_train_loss(rt_model *m, const rt_tensor *prob, const rt_tensor *y, double *loss,
                         double *acc)
 {
-    return rt_loss_eval(m, prob->data, y, (int)prob->shape[0], (int)prob->shape[1], NULL,
-                        loss, acc);
+    return rt_loss_eval(m, prob, y, NULL, loss, acc);
 }
 
 /* Inference forward from part `start`; *out new reference. */
@@ -253,14 +275,27 @@ static rt_status rt_infer(rt_model_parts *p, int start, rt_tensor *x, rt_tensor 
 rt_status rt_model_train_batch(rt_model *m, rt_tensor *x, const float *y, double *loss,
                                double *acc)
 {
+    *loss = *acc = 0;
     if (!m->compiled)
         return rt_error_set(RT_ERR_STATE, "compile() the model %s before training it",
                             m->name);
+    int outputs = rt_outputs(m);
+    if (outputs < 1 || x->ndim < 1)
+        return rt_error_set(RT_ERR_STATE, "training needs a model with a vector output "
+                            "and a batch of inputs");
+    int64_t ys[2] = {x->shape[0], outputs};
+    rt_tensor *yt = NULL;
+    rt_status st = rt_tensor_from_host(&yt, rt_model_device_get(m), 2, ys, y);
     rt_model_parts p;
     rt_model_parts_get(m, &p);
-    return rt_train_step(m, &p, 0, x, y, loss, acc);
+    if (st == RT_OK)
+        st = rt_train_step(m, &p, 0, x, yt, loss, acc);
+    rt_tensor_release(yt);
+    return st;
 }
 
+/* Outputs gather on the model's device and come to the CPU once, at the
+ * end. */
 rt_status rt_model_predict(rt_model *m, rt_tensor *x, rt_tensor **out)
 {
     *out = NULL;
@@ -273,29 +308,34 @@ rt_status rt_model_predict(rt_model *m, rt_tensor *x, rt_tensor **out)
         xb = rt_tensor_retain(x);
     }
     int outputs = rt_outputs(m);
-    int64_t n = xb ? xb->shape[0] : 0, os[2] = {n, outputs};
+    int64_t n = xb && xb->ndim > 0 ? xb->shape[0] : 0, os[2] = {n, outputs};
     if (st == RT_OK && outputs < 1)
         st = rt_error_set(RT_ERR_STATE, "predict() needs a model with a vector output");
-    rt_tensor *res = NULL;
+    rt_tensor *res = NULL, *host = NULL;
     if (st == RT_OK)
-        st = rt_tensor_new(&res, RT_DEVICE_CPU, 2, os);
+        st = rt_tensor_new(&res, rt_model_device_get(m), 2, os);
     rt_model_parts p;
     rt_model_parts_get(m, &p);
     for (int64_t i = 0; i < n && st == RT_OK; i += RT_PREDICT_BATCH) {
         int64_t cnt = n - i < RT_PREDICT_BATCH ? n - i : RT_PREDICT_BATCH;
-        rt_tensor *chunk = NULL, *o = NULL;
+        rt_tensor *chunk = NULL, *o = NULL, *dst = NULL;
         st = rt_tensor_slice(&chunk, xb, i, cnt);
         if (st == RT_OK)
             st = rt_infer(&p, 0, chunk, &o);
         if (st == RT_OK)
-            memcpy(res->data + i * outputs, o->data, sizeof(float) * (size_t)o->numel);
+            st = rt_tensor_slice(&dst, res, i, cnt);
+        if (st == RT_OK)
+            st = rt_tensor_copy(dst, o);
         rt_tensor_release(chunk);
         rt_tensor_release(o);
+        rt_tensor_release(dst);
     }
+    if (st == RT_OK)
+        st = res->device == RT_DEVICE_CPU ? (host = rt_tensor_retain(res), RT_OK)
+                                          : rt_tensor_to_device(&host, res, RT_DEVICE_CPU);
     rt_tensor_release(xb);
-    if (st != RT_OK)
-        rt_tensor_release(res);
-    else
-        *out = res;
+    rt_tensor_release(res);
+    if (st == RT_OK)
+        *out = host;
     return st;
 }
