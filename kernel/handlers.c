@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "gpu_session.h"
 #include "install.h"
 #include "kstate.h"
 #include "log.h"
@@ -350,8 +351,10 @@ static void on_execute(kernel *k, void *sock, wire_msg *req)
     lang_result r;
     size_t hstart, hend = help_request(code, &hstart);
     json_t *payload = hend ? help_payload(k, code, hstart, hend, &r) : json_array();
-    if (!hend)
+    if (!hend) {
         lang_exec_cell(k->lang, code, count, &sink, &r);
+        magics_cell_end(k->lang, &sink, &r);   /* GPU recovery and checkpoint */
+    }
     capture_drain(k->cap);
     k->current = NULL;
     if (r.ok && r.has_value && !silent)

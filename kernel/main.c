@@ -15,6 +15,7 @@
 #include "install.h"
 #include "kernel.h"
 #include "lang.h"
+#include "gpu_session.h"
 #include "magics.h"
 
 static const char usage[] =
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) {
         if (argc != 3)
             return bad_usage("run: expects exactly one FILE.dl");
-        return lang_run_file(argv[2], false, magics_install) == 0 ? 0 : 1;
+        return lang_run_file(argv[2], false, magics_install, magics_cell_end) == 0 ? 0 : 1;
     }
     char why[256];
     snprintf(why, sizeof why, "unknown command '%s'", cmd);

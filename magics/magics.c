@@ -26,6 +26,7 @@ extern const magic_def magic_seed;
 extern const magic_def magic_env;
 extern const magic_def magic_memory;
 extern const magic_def magic_gpu;
+extern const magic_def magic_device;
 extern const magic_def magic_shell;
 extern const magic_def magic_mount;
 extern const magic_def magic_group;
@@ -40,6 +41,7 @@ static const magic_def *const table[] = {
     &magic_env,
     &magic_memory,
     &magic_gpu,
+    &magic_device,
     &magic_shell,
     &magic_mount,
     &magic_group,

@@ -2,6 +2,8 @@
  * reset.c - `%reset`: drops every variable of the session. Runtime objects
  * (tensors, models, generators) are freed as their last reference goes, so
  * the memory they held is given back; the figures before and after say so.
+ * On a GPU the freed buffers first go back to this kernel's pool, which is
+ * then emptied so that other users of a shared GPU get the memory too.
  */
 #include "magics.h"
 
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "tensor.h"
 
 #define LIST_MAX 12   /* names shown before "and N more" */
@@ -39,18 +42,29 @@ static bool reset_run(magic_ctx *mx, const char *args, const char *body)
         sink_printf(mx->sink, "stdout", "Nothing to clear: there are no variables.\n");
         return true;
     }
-    rt_memory_stats before, after;
+    bool gpu = rt_gpu_available(0) != 0;   /* only when already looked for */
+    rt_memory_stats before, after, gpu_before, gpu_after;
     rt_memory_stats_get(RT_DEVICE_CPU, &before);
+    rt_memory_stats_get(RT_DEVICE_CUDA, &gpu_before);
     reset_list(mx, names, n);     /* names are borrowed: print before the reset */
     free(names);
     lang_session_reset(mx->session);
     rt_memory_stats_get(RT_DEVICE_CPU, &after);
+    rt_memory_stats_get(RT_DEVICE_CUDA, &gpu_after);
+    if (gpu)
+        rt_gpu_pool_trim();
     int64_t freed = before.live_bytes - after.live_bytes;
+    int64_t tensors = before.live_tensors - after.live_tensors
+                    + gpu_before.live_tensors - gpu_after.live_tensors;
+    char on_gpu[64] = "";
+    if (gpu)
+        snprintf(on_gpu, sizeof on_gpu, " on the CPU, %.1f MB on the GPU",
+                 (double)(gpu_before.live_bytes > gpu_after.live_bytes
+                          ? gpu_before.live_bytes - gpu_after.live_bytes : 0) / 1e6);
     sink_printf(mx->sink, "stdout", "Their runtime objects were released (%" PRId64
-                " tensor%s, %.1f MB freed). Run the cells again to make them anew.\n",
-                before.live_tensors - after.live_tensors,
-                before.live_tensors - after.live_tensors == 1 ? "" : "s",
-                (double)(freed > 0 ? freed : 0) / 1e6);
+                " tensor%s, %.1f MB freed%s). Run the cells again to make them anew.\n",
+                tensors, tensors == 1 ? "" : "s", (double)(freed > 0 ? freed : 0) / 1e6,
+                on_gpu);
     return true;
 }
 

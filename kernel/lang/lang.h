@@ -125,8 +125,12 @@ void lang_session_reset(lang_session *s);       /* drops every global */
  * traceback; `echo` prints each cell's source first. Returns 0 when every
  * cell ran without error, 1 otherwise (2 when the file cannot be read).
  * `setup`, when not NULL, is called on the new session first (the command
- * line installs the magics with it). */
-int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s));
+ * line installs the magics with it); `cell_end`, when not NULL, after every
+ * cell with its result, as the kernel does at a cell's end (GPU recovery and
+ * checkpoints). */
+int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s),
+                  void (*cell_end)(lang_session *s, const lang_sink *sink,
+                                   const lang_result *r));
 
 /* A sink that writes streams to stdout/stderr, shows displays as a line of
  * text, and reads input from stdin. Static; never freed. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "rng.h"
 
 static bool disabled;
@@ -73,9 +74,31 @@ static const char *status_ename(rt_status st)
     }
 }
 
+/* A lost GPU is dealt with here rather than when the cell ends, so that
+ * `hellodl run` and the kernel behave alike: the session moves to the CPU
+ * at once, and the paragraph saying what was kept comes before the error. */
 bool rtb_raise_status(lang_ctx *cx, rt_status st, const char *what)
 {
-    return lang_raise(cx, status_ename(st), "%s: %s", what, rt_error_message());
+    char msg[1024], why[1024];
+    snprintf(msg, sizeof msg, "%s", rt_error_message());  /* recovery may overwrite it */
+    if (st == RT_ERR_DEVICE && rt_session_device() == RT_DEVICE_CUDA
+        && rt_device_recover(why, sizeof why))
+        sink_printf(lang_ctx_sink(cx), "stderr", "%s\n", why);
+    return lang_raise(cx, status_ename(st), "%s: %s", what, msg);
+}
+
+/* ---- the device notice ---- */
+
+static bool gpu_announced;
+
+void rtb_device_notice(lang_ctx *cx)
+{
+    if (gpu_announced || rt_session_device() != RT_DEVICE_CUDA) return;
+    rt_cuda_info info;
+    if (!rt_gpu_info(&info)) return;
+    gpu_announced = true;
+    sink_printf(lang_ctx_sink(cx), "stdout", "Training on the GPU: %s (%.1f GB). `%%device cpu` "
+                "switches to the CPU.\n", info.name, (double)info.total_bytes / 1e9);
 }
 
 static int edit_distance(const char *a, const char *b)

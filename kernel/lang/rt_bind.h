@@ -100,8 +100,13 @@ bool rtb_generator_augments(const rtb_generator *g);
 
 /* Raise the runtime's last error as a cell error: `what` ("fit()") prefixes
  * rt_error_message(); the ename follows the status (MemoryError,
- * ValueError, OSError, RuntimeError...). Returns false. */
+ * ValueError, OSError, RuntimeError...). After RT_ERR_DEVICE with the GPU
+ * lost, first moves the session to the CPU (rt_device_recover) and writes
+ * what was kept to stderr. Returns false. */
 bool rtb_raise_status(lang_ctx *cx, rt_status st, const char *what);
+/* The first time a model is made or trained while the session computes on
+ * the GPU, one line saying so (and how to switch); nothing on the CPU. */
+void rtb_device_notice(lang_ctx *cx);
 /* `got` must be one of `choices` (NULL-terminated): else a ValueError
  * "F() expects P to be one of a, b; got 'x' (did you mean 'y'?)". */
 bool rtb_check_choice(lang_ctx *cx, const char *fn, const char *param, const char *got,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "applications.h"
+#include "device.h"
 
 #define NATIVE(name) static bool name(lang_ctx *cx, lang_value self, \
     const lang_value *args, int nargs, lang_value *ret)
@@ -40,10 +41,15 @@ lang_value rtb_model_wrap(rt_model *m)
     return v;
 }
 
+/* Every builder ends here: a new model is new state for the next device
+ * checkpoint, and the first one on a GPU says so. */
 static bool wrap_ret(lang_ctx *cx, rt_model *m, lang_value *ret)
 {
     *ret = rtb_model_wrap(m);
-    return ret->type == LANG_OBJ || lang_raise(cx, "MemoryError", "out of memory");
+    if (ret->type != LANG_OBJ) return lang_raise(cx, "MemoryError", "out of memory");
+    rt_device_touch();
+    rtb_device_notice(cx);
+    return true;
 }
 
 static rt_model *self_model(lang_value self)
@@ -285,6 +291,7 @@ NATIVE(m_add)
     if (rt_model_kind_get(m) != RT_MODEL_SEQUENTIAL)
         return lang_raise(cx, "TypeError", "add() works on a Sequential model; %s is a %s model",
                           rt_model_name(m), kind_name(m));
+    rt_device_touch();
     return rtb_layer_add(cx, m, args[0]);
 }
 
@@ -324,6 +331,7 @@ NATIVE(m_load_weights)
     if (!rtb_path_resolve(cx, path, found, sizeof found))
         return lang_raise(cx, "FileNotFoundError", "load_weights(): cannot read '%s': %s", path,
                           strerror(ENOENT));
+    rt_device_touch();
     rt_status st = rt_model_weights_load(self_model(self), found, args[1].as.b, NULL);
     return st == RT_OK || rtb_raise_status(cx, st, "load_weights()");
 }

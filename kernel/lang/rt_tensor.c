@@ -287,6 +287,9 @@ static bool get_size(lang_ctx *cx, lang_value self, lang_value *ret)
 static bool reduce(lang_ctx *cx, lang_value self, int what, lang_value *ret)
 {
     rt_tensor *t = lang_object_ptr(self, &rtb_tensor_type);
+    if (t->device != RT_DEVICE_CPU)
+        return lang_raise(cx, "RuntimeError", "sum, mean, min and max work on a tensor on the "
+                          "CPU (this one is on %s)", rt_device_name(t->device));
     if (!t->numel && what != 0)
         return lang_raise(cx, "ValueError", "the tensor is empty: it has no min, max or mean");
     double lo, hi, sum;
@@ -334,6 +337,9 @@ NATIVE(t_tolist)
 {
     (void)args; (void)nargs;
     rt_tensor *t = lang_object_ptr(self, &rtb_tensor_type);
+    if (t->device != RT_DEVICE_CPU)
+        return lang_raise(cx, "RuntimeError", "tolist() works on a tensor on the CPU (this one "
+                          "is on %s)", rt_device_name(t->device));
     if (t->numel > 1000000)
         return lang_raise(cx, "ValueError", "tolist(): the tensor has %lld values; lists of "
                           "more than 1,000,000 are refused", (long long)t->numel);

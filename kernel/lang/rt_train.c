@@ -18,6 +18,7 @@
 #include "rt_bind.h"
 #include "rt_progress.h"
 #include "lang.h"
+#include "device.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,7 @@ bool rtb_model_compile(lang_ctx *cx, lang_value self, const lang_value *args, in
         if (!metric_ok(cx, m)) return false;
         c.metric_accuracy = 1;
     }
+    rt_device_touch();
     rt_status st = rt_model_compile(w->m, &c);
     if (st != RT_OK) return rtb_raise_status(cx, st, "compile()");
     w->metric_acc = c.metric_accuracy;
@@ -251,6 +253,16 @@ bool rtb_model_compile(lang_ctx *cx, lang_value self, const lang_value *args, in
 }
 
 /* ---- fit ---- */
+
+/* Before computing on the GPU: refresh the host copies of what earlier code
+ * changed (a model made or compiled in this same cell), so that a GPU lost
+ * during the computation keeps it. Free when nothing changed; a failure
+ * other than a lost GPU only means an older copy is kept. */
+static bool device_checkpoint(lang_ctx *cx, const char *what)
+{
+    rt_status st = rt_device_checkpoint();
+    return st != RT_ERR_DEVICE || rtb_raise_status(cx, st, what);
+}
 
 typedef struct fit_ctx {
     const lang_sink *sink;
@@ -359,10 +371,13 @@ bool rtb_model_fit(lang_ctx *cx, lang_value self, const lang_value *args, int na
                   fc.steps_per_epoch ? fc.steps_per_epoch : rt_dataset_batch_count(g->ds), 0,
                   w->metric_acc, now(), now() };
     rt_fit_callbacks cb = { &f, on_batch, on_epoch, should_stop };
+    rtb_device_notice(cx);
+    if (!device_checkpoint(cx, "fit()")) return false;
     rtb_progress p0 = { RTB_PROGRESS_BEGIN, 1, f.epochs, 0, f.steps, 0, 0, 0, 0, 0, 0, 0 };
     if (f.verbose > 0) rtb_progress_emit(f.sink, &p0);
     rt_history *h = NULL;
     rt_status st = rt_model_fit(w->m, g->ds, val, &fc, &cb, &h);
+    rt_device_touch();   /* even a failed fit may have changed the weights */
     if (f.verbose > 0) {
         rtb_progress pe = { RTB_PROGRESS_END, h ? h->epochs : 0, f.epochs, 0, f.steps, 0, 0, 0,
                             0, 0, now() - f.t_fit, h && h->interrupted };
@@ -386,6 +401,7 @@ bool rtb_model_evaluate(lang_ctx *cx, lang_value self, const lang_value *args, i
     rt_dataset *ds = rtb_generator_augments(g) ? rtb_generator_plain(cx, g) : g->ds;
     if (!ds) return false;
     double loss = 0, acc = 0;
+    if (!device_checkpoint(cx, "evaluate()")) return false;
     rt_status st = rt_model_evaluate(w->m, ds, (int)args[1].as.i, &loss, &acc);
     if (st != RT_OK) return rtb_raise_status(cx, st, "evaluate()");
     double v[2] = { loss, acc };
@@ -420,8 +436,15 @@ bool rtb_model_predict(lang_ctx *cx, lang_value self, const lang_value *args, in
     rt_tensor *x = NULL, *y = NULL;
     if (!predict_input(cx, m, args[0], &x)) return false;
     int single = x->ndim == 3;
+    if (!device_checkpoint(cx, "predict()")) { rt_tensor_release(x); return false; }
     rt_status st = rt_model_predict(m, x, &y);
     rt_tensor_release(x);
+    if (st == RT_OK && y->device != RT_DEVICE_CPU) {   /* read on the host below */
+        rt_tensor *host = NULL;
+        st = rt_tensor_to_device(&host, y, RT_DEVICE_CPU);
+        rt_tensor_release(y);
+        y = host;
+    }
     if (st != RT_OK) return rtb_raise_status(cx, st, "predict()");
     if (single && y->numel == 1) {
         *ret = lang_float(y->data[0]);

@@ -95,7 +95,10 @@ static void strip_ansi(char *s)
     *w = 0;
 }
 
-static bool run_one(lang_session *s, const char *src, int number, bool echo)
+typedef void (*cell_end_fn)(lang_session *, const lang_sink *, const lang_result *);
+
+static bool run_one(lang_session *s, const char *src, int number, bool echo,
+                    cell_end_fn cell_end)
 {
     lang_result r;
     if (echo) printf("In [%d]:\n%s\n", number, src);
@@ -113,11 +116,15 @@ static bool run_one(lang_session *s, const char *src, int number, bool echo)
             fprintf(stderr, "%s\n", r.error.traceback[i]);
         }
     }
+    if (cell_end)
+        cell_end(s, &stdio_sink, &r);
+    fflush(stdout);
     lang_result_free(&r);
     return ok;
 }
 
-int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s))
+int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s),
+                  cell_end_fn cell_end)
 {
     char *text = read_file(path);
     if (!text) { fprintf(stderr, "hellodl: cannot read %s\n", path); return 2; }
@@ -138,7 +145,7 @@ int lang_run_file(const char *path, bool echo, void (*setup)(lang_session *s))
             next = strchr(next + 1, '\n');
             if (next) next++;
         }
-        if (cell[strspn(cell, " \t\r\n")]) failed += !run_one(s, cell, ++number, echo);
+        if (cell[strspn(cell, " \t\r\n")]) failed += !run_one(s, cell, ++number, echo, cell_end);
         cell = next;
     }
     lang_session_free(s);

@@ -28,10 +28,13 @@
  * With --fake-keras, stand-ins for the runtime's types and builtins are
  * registered first (fake_keras.c), for the module-shaped files. With
  * --magics, the magics (magics/) are installed in the session, for the
- * magics*.dl files; elsewhere a '%' line stays the "not available" error.
+ * magics*.dl files (and the kernel's cell-end hook runs after each cell, as
+ * in the kernel: GPU recovery and checkpoints); elsewhere a '%' line stays
+ * the "not available" error.
  * A cell without "//!" must succeed. Prints every mismatch; exit status 1
  * if there was one.
  */
+#include "gpu_session.h"
 #include "lang.h"
 #include "magics.h"
 
@@ -215,6 +218,8 @@ static bool tb_has(char **tb, int n, char **want, int nwant)
     return k == nwant;
 }
 
+static bool magics;   /* --magics: the host's cell-end hook runs too */
+
 static void check_cell(const char *file, lang_session *s, char *cell, int number, int line)
 {
     capture c = {0};
@@ -223,6 +228,7 @@ static void check_cell(const char *file, lang_session *s, char *cell, int number
     lang_sink sink = { &c, cap_stream, cap_display, cap_clear, cap_input };
     lang_result r;
     bool ok = lang_exec_cell(s, cell, number, &sink, &r);
+    if (magics) magics_cell_end(s, &sink, &r);
     const char *out = c.out.p ? c.out.p : "", *err = c.err.p ? c.err.p : "";
     if (c.out.n && c.out.p[c.out.n - 1] != '\n') buf_adds(&c.out, "\n"), out = c.out.p;
     if (!out_matches(e.out.p ? e.out.p : "", out)) mismatch(file, number, line, "stdout", e.out.p, out);
@@ -322,7 +328,6 @@ static const char *skip_reason(const char *text)
 int main(int argc, char **argv)
 {
     int first = 1;
-    bool magics = false;
     if (argc > first && strcmp(argv[first], "--magics") == 0) {
         magics = true;
         first++;

@@ -387,14 +387,14 @@ static void test_run_file(void)
     const char *text = "int x = 2;\n//--- cell\nx * 21\n//--- cell two\nprint(x);\n";
     CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
     close(fd);
-    CHECK_INT(lang_run_file(path, false, NULL), 0);
+    CHECK_INT(lang_run_file(path, false, NULL, NULL), 0);
     fd = open(path, O_WRONLY | O_TRUNC);
     const char *bad = "int x = 2;\n//--- cell\nprint(y);\n//--- cell\nprint(x);\n";
     CHECK(write(fd, bad, strlen(bad)) == (ssize_t)strlen(bad));
     close(fd);
-    CHECK_INT(lang_run_file(path, false, NULL), 1);
+    CHECK_INT(lang_run_file(path, false, NULL, NULL), 1);
     unlink(path);
-    CHECK_INT(lang_run_file("/nonexistent/file.dl", false, NULL), 2);
+    CHECK_INT(lang_run_file("/nonexistent/file.dl", false, NULL, NULL), 2);
 }
 
 int main(void)
