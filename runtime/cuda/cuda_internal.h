@@ -54,7 +54,8 @@ rt_status cu_check_cudnn(cudnnStatus_t s, const char *what);
 /* cu_check_cuda(cudaGetLastError()) after a kernel launch. */
 rt_status cu_check_launch(const char *what);
 
-/* RT_ERR_DEVICE with the standing sentence when cu.lost. */
+/* RT_ERR_DEVICE with the standing sentence when cu.lost; RT_ERR_STATE
+ * before a successful open. */
 rt_status cu_alive(void);
 #define CU_ALIVE()                                                             \
     do {                                                                       \

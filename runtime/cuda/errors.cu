@@ -46,6 +46,9 @@ static int cu_is_sticky(cudaError_t e)
     case cudaErrorDevicesUnavailable:
     case cudaErrorNvlinkUncorrectable:
     case cudaErrorExternalDevice:
+    case cudaErrorContained:
+    case cudaErrorTensorMemoryLeak:
+    case cudaErrorMpsClientTerminated:
     case cudaErrorUnknown:
         return 1;
     default:
@@ -166,6 +169,10 @@ rt_status cu_check_cudnn(cudnnStatus_t s, const char *what)
 
 rt_status cu_alive(void)
 {
+    /* Before a successful open there are no streams or handles to use. */
+    if (!cu.usable)
+        return cu.host->error_set(RT_ERR_STATE, "No GPU is in use: it could not "
+                                  "be opened. Run `%%gpu` to see why.");
     if (!cu.lost)
         return RT_OK;
     return cu.host->error_set(RT_ERR_DEVICE,

@@ -71,7 +71,10 @@ static size_t cu_class(size_t nbytes, int *bin)
         b <<= 1;
         i++;
     }
-    *bin = i;
+    /* Past the last bin (512 KiB .. 1 MiB): a 1 MiB block, cached as large,
+     * which is where cu_cache_put files it. */
+    if (i < CU_BINS)
+        *bin = i;
     return b;
 }
 
