@@ -22,9 +22,11 @@
  * state and Keras 2.2 BN accumulators. Gradients, cached backbone features
  * and activations have none: after a lost GPU they come back zero-filled,
  * which costs nothing, since gradients are zeroed at every step and caches
- * and activations are rebuilt by the next fit or run. Host-side counters
- * (the optimizer's iteration count, a BN layer's update count) are not
- * rolled back with them.
+ * and activations are rebuilt by the next fit or run. The host-side
+ * counters that go with the copies (the optimizer's iteration count, a BN
+ * layer's update count, the dropout stream) are recorded at the same time
+ * and put back with them (model_impl.h), so training resumes exactly as
+ * from the checkpoint.
  */
 #include <dlfcn.h>
 #include <libgen.h>
@@ -38,6 +40,7 @@
 
 #include "device.h"
 #include "emu_backend.h"
+#include "model_impl.h"
 
 const rt_backend *rt_backend_cuda(void);
 
@@ -310,6 +313,15 @@ static rt_status gpu_unusable(void)
                         rt_gpu_unavailable_reason());
 }
 
+/* Everything of `kinds` on the lost GPU onto the CPU from the host copies,
+ * the models' counters going back to the same checkpoint. */
+static rt_status gpu_restore(unsigned kinds, rt_move_report *rep)
+{
+    if (kinds & 1u << RT_STORAGE_MODEL)
+        rt_models_rollback(RT_DEVICE_CUDA);
+    return rt_storages_move(RT_DEVICE_CUDA, RT_DEVICE_CPU, kinds, 1, rep);
+}
+
 rt_status rt_device_select(rt_device dev, unsigned kinds, rt_move_report *rep)
 {
     if (rep)
@@ -320,11 +332,12 @@ rt_status rt_device_select(rt_device dev, unsigned kinds, rt_move_report *rep)
     if (dev == RT_DEVICE_CUDA && !rt_gpu_available(1))
         return gpu_unusable();
     rt_device from = dev == RT_DEVICE_CPU ? RT_DEVICE_CUDA : RT_DEVICE_CPU;
-    /* Nothing can be read back from a lost GPU: restore from host copies. */
-    int restore = from == RT_DEVICE_CUDA && gpu_lost();
     rt_status st = RT_OK;
-    if (from != RT_DEVICE_CUDA || gpu.available)
-        st = rt_storages_move(from, dev, kinds, restore, rep);
+    /* Nothing can be read back from a lost GPU: restore from host copies. */
+    if (from == RT_DEVICE_CUDA && gpu_lost())
+        st = gpu_restore(kinds, rep);
+    else if (from != RT_DEVICE_CUDA || gpu.available)
+        st = rt_storages_move(from, dev, kinds, 0, rep);
     if (st == RT_OK)
         __atomic_store_n(&session_dev, dev, __ATOMIC_RELEASE);
     return st;
@@ -344,8 +357,11 @@ rt_status rt_device_checkpoint(void)
         rt_memory_stats_get(RT_DEVICE_CUDA, &ms);
         return ms.live_storages ? gpu_lost_error() : RT_OK;
     }
-    return rt_storages_checkpoint(RT_DEVICE_CUDA,
-                                  __atomic_load_n(&touch_gen, __ATOMIC_RELAXED));
+    rt_status st = rt_storages_checkpoint(RT_DEVICE_CUDA,
+                                          __atomic_load_n(&touch_gen, __ATOMIC_RELAXED));
+    if (st == RT_OK) /* a copy that failed half-way keeps the old counters */
+        rt_models_checkpoint();
+    return st;
 }
 
 /* "12.5 MB", "3.2 KB". */
@@ -396,8 +412,7 @@ int rt_device_recover(char *msg, size_t size)
         snprintf(cause, sizeof cause, "%s", rt_error_message()[0] ? rt_error_message()
                  : "a fatal CUDA error");
     rt_move_report r;
-    rt_storages_move(RT_DEVICE_CUDA, RT_DEVICE_CPU,
-                     1u << RT_STORAGE_DATA | 1u << RT_STORAGE_MODEL, 1, &r);
+    gpu_restore(1u << RT_STORAGE_DATA | 1u << RT_STORAGE_MODEL, &r);
     __atomic_store_n(&session_dev, RT_DEVICE_CPU, __ATOMIC_RELEASE);
     if (msg && size)
         gpu_recover_message(msg, size, cause, &r);

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 rt_layer_config rt_layer_config_default(rt_layer_kind kind)
@@ -297,11 +296,4 @@ void rt_layer_weights_init(const rt_layer *l, float *params, rt_rng *rng)
                 p[k] = v;
         }
     }
-}
-
-void rt_layer_clear(rt_layer *l)
-{
-    free(l->bn_acc);
-    l->bn_acc = NULL;
-    l->bn_steps = 0;
 }

@@ -4,9 +4,8 @@
  * owning model's parameter slab.
  *
  * A layer is a plain value inside its model (model.h owns the array);
- * nothing here allocates except the BN zero-debias accumulators, freed by
- * rt_layer_clear. Shapes exclude the batch axis: (h, w, c) for images,
- * (units) after Flatten / GlobalAveragePooling2D / Dense.
+ * nothing here allocates. Shapes exclude the batch axis: (h, w, c) for
+ * images, (units) after Flatten / GlobalAveragePooling2D / Dense.
  *
  * Weights follow Keras' layer.weights order, which is also the order of
  * weight_names in an HDF5 file: Conv2D kernel (kh, kw, in, out) [, bias
@@ -88,9 +87,8 @@ typedef struct rt_layer {
     int64_t shape[3];                  /* output, without the batch axis */
     int n_weights;
     rt_weight w[RT_LAYER_MAX_WEIGHTS];
-    float *bn_acc;                     /* (2, c) Keras 2.2 zero-debias
-                                          accumulators, or NULL */
-    int64_t bn_steps;                  /* moving updates applied so far */
+    int64_t bn_steps;                  /* BN moving updates applied so far */
+    int64_t bn_steps_saved;            /* at the last device checkpoint */
 } rt_layer;
 
 /* Keras' defaults for a layer kind (Conv2D 'valid' stride 1 with bias,
@@ -116,6 +114,5 @@ int64_t rt_layer_trainable_count(const rt_layer *l, int model_trainable);
 void rt_layer_weights_init(const rt_layer *l, float *params, rt_rng *rng);
 /* Channels of a BN layer (its last axis). */
 int rt_layer_channels(const rt_layer *l);
-void rt_layer_clear(rt_layer *l);
 
 #endif

@@ -1,6 +1,7 @@
 /* Models: nodes, Keras names and layer order, parameter slabs. */
 #include "model_impl.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,61 @@ static void rt_name_auto(const char *stem, char *out, size_t size)
 void rt_seed_default_set(uint64_t seed) { rt_default_seed = seed; }
 uint64_t rt_seed_default(void) { return rt_default_seed; }
 
+/* ---- every live model, for the counters kept with checkpoints ---- */
+
+static pthread_mutex_t rt_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static rt_model *rt_live; /* newest first, through live_next */
+
+static void rt_live_link(rt_model *m)
+{
+    pthread_mutex_lock(&rt_live_lock);
+    m->live_next = rt_live;
+    if (rt_live)
+        rt_live->live_prev = m;
+    rt_live = m;
+    pthread_mutex_unlock(&rt_live_lock);
+}
+
+static void rt_live_unlink(rt_model *m)
+{
+    pthread_mutex_lock(&rt_live_lock);
+    if (m->live_prev)
+        m->live_prev->live_next = m->live_next;
+    else
+        rt_live = m->live_next;
+    if (m->live_next)
+        m->live_next->live_prev = m->live_prev;
+    pthread_mutex_unlock(&rt_live_lock);
+}
+
+void rt_models_checkpoint(void)
+{
+    pthread_mutex_lock(&rt_live_lock);
+    for (rt_model *m = rt_live; m; m = m->live_next) {
+        m->train_steps_saved = m->train_steps;
+        for (int i = 0; i < m->n_nodes; i++)
+            m->nodes[i].bn_steps_saved = m->nodes[i].bn_steps;
+        if (m->opt)
+            rt_optimizer_checkpoint(m->opt);
+    }
+    pthread_mutex_unlock(&rt_live_lock);
+}
+
+void rt_models_rollback(rt_device dev)
+{
+    pthread_mutex_lock(&rt_live_lock);
+    for (rt_model *m = rt_live; m; m = m->live_next) {
+        if (rt_model_device_get(m) != dev)
+            continue;
+        m->train_steps = m->train_steps_saved;
+        for (int i = 0; i < m->n_nodes; i++)
+            m->nodes[i].bn_steps = m->nodes[i].bn_steps_saved;
+        if (m->opt)
+            rt_optimizer_rollback(m->opt);
+    }
+    pthread_mutex_unlock(&rt_live_lock);
+}
+
 /* ---- construction ---- */
 
 static rt_status rt_model_alloc(rt_model **out, rt_model_kind kind, const char *name,
@@ -55,6 +111,7 @@ static rt_status rt_model_alloc(rt_model **out, rt_model_kind kind, const char *
         snprintf(m->name, sizeof m->name, "%s", name);
     else
         rt_name_auto(stem, m->name, sizeof m->name);
+    rt_live_link(m);
     *out = m;
     return RT_OK;
 }
@@ -417,8 +474,7 @@ void rt_model_release(rt_model *m)
 {
     if (!m || --m->refcount > 0)
         return;
-    for (int i = 0; i < m->n_nodes; i++)
-        rt_layer_clear(&m->nodes[i]);
+    rt_live_unlink(m);
     rt_model_release(m->parts[0]);
     rt_model_release(m->parts[1]);
     rt_tensor_release(m->params);

@@ -1,6 +1,7 @@
 /*
  * model_impl.h - the model struct, private to runtime/ (model.c,
- * model_info.c, model_io.c, graph.c, train.c). Everyone else uses model.h.
+ * model_info.c, model_io.c, graph.c, train.c, and cuda_lazy.c for the
+ * counters kept with device checkpoints). Everyone else uses model.h.
  */
 #ifndef HELLODL_MODEL_IMPL_H
 #define HELLODL_MODEL_IMPL_H
@@ -44,7 +45,22 @@ struct rt_model {
     rt_loss_kind loss;
     int metric_accuracy;
     int64_t train_steps;   /* dropout stream counter */
+    int64_t train_steps_saved; /* at the last device checkpoint */
+
+    rt_model *live_prev, *live_next; /* every live model (model.c) */
 };
+
+/* Device checkpoints (device.h) keep host copies of the model storages;
+ * these keep, with them, the host-side counters that go with those
+ * contents: the optimizer's iterations (Adam's t), each BN layer's update
+ * count (Keras 2.2's zero-debias step) and the dropout stream counter.
+ * rt_models_checkpoint records them for every live model, after the
+ * copies are taken; rt_models_rollback, before recovery restores the
+ * copies, puts them back for every model whose slabs are on `dev`. A
+ * model or optimizer made since the last checkpoint goes back to zero,
+ * as its storages, which have no copy yet, come back zero-filled. */
+void rt_models_checkpoint(void);
+void rt_models_rollback(rt_device dev);
 
 /* Where the model's slabs live (a composed model: its backbone's); the CPU
  * before build. */

@@ -11,6 +11,7 @@ struct rt_optimizer {
     const rt_backend *be;
     rt_device device;
     int64_t iterations;
+    int64_t iterations_saved; /* at the last device checkpoint */
     rt_tensor *slot1; /* Adam m, SGD velocity: (total) or NULL */
     rt_tensor *slot2; /* Adam v: (total) or NULL */
 };
@@ -100,7 +101,7 @@ void rt_optimizer_reset(rt_optimizer *o)
     rt_tensor_release(o->slot1);
     rt_tensor_release(o->slot2);
     o->slot1 = o->slot2 = NULL;
-    o->iterations = 0;
+    o->iterations = o->iterations_saved = 0;
 }
 
 void rt_optimizer_free(rt_optimizer *o)
@@ -112,6 +113,16 @@ void rt_optimizer_free(rt_optimizer *o)
 int64_t rt_optimizer_iterations(const rt_optimizer *o)
 {
     return o->iterations;
+}
+
+void rt_optimizer_checkpoint(rt_optimizer *o)
+{
+    o->iterations_saved = o->iterations;
+}
+
+void rt_optimizer_rollback(rt_optimizer *o)
+{
+    o->iterations = o->iterations_saved;
 }
 
 const rt_optimizer_config *rt_optimizer_config_get(const rt_optimizer *o)

@@ -55,6 +55,13 @@ void rt_optimizer_reset(rt_optimizer *o);
 rt_status rt_optimizer_step(rt_optimizer *o, const rt_param_ref *params,
                             int count);
 int64_t rt_optimizer_iterations(const rt_optimizer *o);
+
+/* Device checkpoints (device.h): remember the iteration count that goes
+ * with the host copies of the slabs just taken, and go back to it when
+ * recovery restores those copies, so Adam's t matches its moments. A
+ * reset forgets it: fresh slabs have no host copy and come back zero. */
+void rt_optimizer_checkpoint(rt_optimizer *o);
+void rt_optimizer_rollback(rt_optimizer *o);
 const rt_optimizer_config *rt_optimizer_config_get(const rt_optimizer *o);
 
 #endif

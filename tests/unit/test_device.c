@@ -5,7 +5,8 @@
  * predict on the CPU, move to the CPU and back unchanged with every view
  * fixed, hit a memory cap with a clear error and go on, survive an
  * out-of-memory fault mid-step, and after a sticky fault mid-fit recover
- * onto the CPU with the weights of the last checkpoint.
+ * onto the CPU with the weights and counters of the last checkpoint, then
+ * train on exactly as a CPU-only run from that checkpoint.
  *
  * The emulation also hands out device pointers that the host cannot
  * dereference (emu_backend.h): a host read of GPU memory anywhere in these
@@ -23,6 +24,7 @@
 #include "device.h"
 #include "emu_backend.h"
 #include "image.h"
+#include "model_impl.h"
 #include "pngio.h"
 #include "train.h"
 
@@ -338,9 +340,20 @@ static int make_dataset(const char *root)
 
 typedef struct epoch_ctx {
     rt_model *m;
-    weights at_epoch;
-    const char *fault;
+    weights at_epoch;     /* what the last epoch's checkpoint holds */
+    int64_t iterations;   /* the optimizer's count at that checkpoint */
+    const char *fault;    /* armed after the second step of epoch 2 */
 } epoch_ctx;
+
+static void on_batch(void *ctx, int epoch, int step, int steps, double loss, double acc)
+{
+    epoch_ctx *e = ctx;
+    (void)steps;
+    (void)loss;
+    (void)acc;
+    if (e->fault && epoch == 1 && step == 1) /* the third step fails */
+        CHECK(rt_emu_fault_arm(e->fault));
+}
 
 static void on_epoch(void *ctx, int epoch, const rt_history *h)
 {
@@ -348,9 +361,8 @@ static void on_epoch(void *ctx, int epoch, const rt_history *h)
     (void)epoch;
     (void)h;
     free(e->at_epoch.v);
-    e->at_epoch = weights_get(e->m); /* what the epoch's checkpoint holds */
-    if (e->fault)
-        CHECK(rt_emu_fault_arm(e->fault));
+    e->at_epoch = weights_get(e->m);
+    e->iterations = rt_optimizer_iterations(e->m->opt);
 }
 
 static rt_dataset *open_set(const char *root, int side, int shuffle)
@@ -371,23 +383,43 @@ static rt_dataset *open_set(const char *root, int side, int shuffle)
     return ds;
 }
 
-static void test_sticky_fit(const char *root)
+/* `epochs` epochs on a fresh stream of the training set. */
+static rt_status fit_fresh(rt_model *m, const char *root, int side, int epochs,
+                           const rt_fit_callbacks *cb)
 {
-    rt_dataset *ds = open_set(root, 16, 1);
-    if (!ds)
-        return;
-    rt_model *m = small_cnn();
-    epoch_ctx e = {m, {NULL, 0}, "sticky@25"};
-    rt_fit_callbacks cb = {&e, NULL, on_epoch, NULL};
+    rt_dataset *ds = open_set(root, side, 1);
     rt_fit_config fc;
     rt_fit_config_init(&fc);
-    fc.epochs = 3;
+    fc.epochs = epochs;
     rt_history *h = NULL;
-    rt_status st = rt_model_fit(m, ds, NULL, &fc, &cb, &h);
+    rt_status st = ds ? rt_model_fit(m, ds, NULL, &fc, cb, &h) : RT_ERR_IO;
+    if (st != RT_OK && st != RT_ERR_DEVICE)
+        fprintf(stderr, "fit: %s\n", rt_error_message());
+    CHECK(st != RT_OK || (h && h->epochs == epochs && h->loss[epochs - 1] > 0));
+    rt_history_free(h);
+    rt_dataset_free(ds);
+    return st;
+}
+
+/* A sticky fault in the third step of epoch 2 of a fit on the GPU; after
+ * recovery the model holds epoch 1's checkpoint - weights, optimizer
+ * state and the host-side counters (Adam's t, the dropout stream, Keras
+ * 2.2's BN steps) - so one more epoch on the CPU gives exactly the
+ * weights of a CPU-only run of epoch 1 then that epoch. */
+static void test_sticky_fit(const char *root, rt_model *(*build)(rt_bn_mode),
+                            rt_bn_mode mode, int side, const char *what)
+{
+    rt_model *m = build(mode);
+    CHECK_INT(rt_model_device(m), RT_DEVICE_CUDA);
+    epoch_ctx e = {m, {NULL, 0}, 0, "sticky@10"};
+    rt_fit_callbacks cb = {&e, on_batch, on_epoch, NULL};
+    rt_status st = fit_fresh(m, root, side, 3, &cb);
     CHECK(st == RT_ERR_DEVICE);
-    printf("sticky: %s\n", rt_error_message());
+    printf("sticky %s: %s\n", what, rt_error_message());
     CHECK(strstr(rt_error_message(), "stopped working") != NULL);
     CHECK(!rt_gpu_available(0));
+    CHECK_INT(e.iterations, 3);
+    CHECK_INT(rt_optimizer_iterations(m->opt), 5); /* two steps past it */
     char msg[1024];
     CHECK_INT(rt_device_recover(msg, sizeof msg), 1);
     printf("recover: %s\n", msg);
@@ -397,27 +429,33 @@ static void test_sticky_fit(const char *root)
     CHECK_INT(rt_model_device(m), RT_DEVICE_CPU);
     weights now = weights_get(m);
     CHECK(weights_equal(now, e.at_epoch));
+    CHECK_INT(rt_optimizer_iterations(m->opt), e.iterations);
     CHECK(strlen(rt_gpu_unavailable_reason()) > 0);
     CHECK(rt_device_select(RT_DEVICE_CUDA, 1u << RT_STORAGE_MODEL, NULL) == RT_ERR_DEVICE);
 
-    /* Training goes on, on the CPU. */
+    /* Training goes on, on the CPU, as if from the checkpoint. */
     e.fault = NULL;
-    fc.epochs = 1;
-    rt_history_free(h);
-    h = NULL;
-    st = rt_model_fit(m, ds, NULL, &fc, &cb, &h);
-    CHECK(st == RT_OK);
-    if (st != RT_OK)
-        fprintf(stderr, "fit after recovery: %s\n", rt_error_message());
-    CHECK(h && h->epochs == 1 && h->loss[0] > 0);
+    CHECK(fit_fresh(m, root, side, 1, NULL) == RT_OK);
     weights after = weights_get(m);
     CHECK(!weights_equal(after, now));
 
-    rt_history_free(h);
+    rt_model *ref = build(mode);
+    CHECK_INT(rt_model_device(ref), RT_DEVICE_CPU);
+    CHECK(fit_fresh(ref, root, side, 1, NULL) == RT_OK);
+    weights ref_ckpt = weights_get(ref);
+    CHECK(weights_equal(ref_ckpt, e.at_epoch));
+    CHECK(fit_fresh(ref, root, side, 1, NULL) == RT_OK);
+    weights ref_after = weights_get(ref);
+    CHECK(weights_equal(after, ref_after));
+    CHECK_INT(rt_optimizer_iterations(m->opt), rt_optimizer_iterations(ref->opt));
+    CHECK_INT(rt_optimizer_iterations(m->opt), 6);
+
+    rt_model_release(ref);
     rt_model_release(m);
-    rt_dataset_free(ds);
     free(now.v);
     free(after.v);
+    free(ref_ckpt.v);
+    free(ref_after.v);
     free(e.at_epoch.v);
     rt_emu_fault_arm(NULL);
 }
@@ -595,7 +633,10 @@ int main(void)
         if (make_dataset(root) == 0) {
             test_weights_io(root);
             test_fit_paths(root);
-            test_sticky_fit(root);
+            test_sticky_fit(root, cnn_any, RT_BN_TF2, 16, "small cnn");
+            rt_emu_revive(); /* a fresh GPU, as after a kernel restart */
+            CHECK(rt_device_select(RT_DEVICE_CUDA, 1u << RT_STORAGE_MODEL, NULL) == RT_OK);
+            test_sticky_fit(root, mobilenet, RT_BN_KERAS22, 32, "mobilenet keras 2.2");
         } else
             CHECK(!"could not write the test images");
         remove_dataset(root);
