@@ -89,20 +89,20 @@ run torch_once "$py" "$here/torch_gpu_bench.py" $extra
 # shellcheck disable=SC2086
 run torch_every "$py" "$here/torch_gpu_bench.py" --every-step $extra
 
-# Kernel start-up to the first kernel_info_reply (kernel_bench.py has no
-# start-up-only mode: one round trip and one pipelined cell are the least it
-# measures besides), then the first cell that touches the GPU: `%gpu` in a
+# Kernel start-up to the first kernel_info_reply (kernel_bench.py
+# --startup-only), then the first cell that touches the GPU: `%gpu` in a
 # fresh `hellodl run` against `1;` (the difference is loading the CUDA
 # module, cuBLAS and cuDNN and creating the context, which the kernel does
 # lazily, never at start).
 echo "== kernel start-up =="
 startup=-
-if "$py" "$here/kernel_bench.py" --hellodl "$kernel" --only hellodl --starts 20 \
-        --rounds 1 --warmup 0 --pipelined 1 >"$out/kernel" 2>&1; then
-    cat "$out/kernel"
-    startup=$(sed -n 's/^start-up to kernel_info_reply (ms) *\([0-9.]*\).*/\1/p' "$out/kernel")
-else
-    cat "$out/kernel"
+"$py" "$here/kernel_bench.py" --hellodl "$kernel" --only hellodl --startup-only \
+    --starts 20 >"$out/kernel" 2>&1
+cat "$out/kernel"
+# The row "hellodl  MEDIAN  P90  MIN", in ms.
+line=$(awk '$1 == "hellodl" && NF == 4 { print; exit }' "$out/kernel")
+if [ -n "$line" ]; then
+    startup=$(echo "$line" | awk '{ printf "%s (p90 %s, min %s)", $2, $3, $4 }')
 fi
 echo
 echo "== first GPU cell =="
@@ -156,5 +156,5 @@ for mode in once every; do
     done
 done
 echo "ratio: hellodl / pytorch (below 1: hellodl is faster or smaller)"
-echo "kernel start-up to kernel_info_reply: ${startup:--} ms (median of 20)"
+echo "kernel start-up to kernel_info_reply, median of 20 (ms): $startup"
 echo "first cell on the GPU (%gpu) in a fresh process: $gpu_ms ms, against $plain_ms ms for '1;'"

@@ -9,6 +9,9 @@ same run. Prints figures; asserts nothing.
                 collected: executes per second
   idle RSS      VmRSS of the kernel process after start-up (median)
 
+With --startup-only, only the start-up is measured: --starts starts of each
+kernel, reported as median, p90 and min.
+
 The client is a minimal raw-ZeroMQ one (no jupyter_client on the hot path),
 so that its own overhead is small next to what is measured; it is the same
 client for both kernels. See bench/README.md.
@@ -157,6 +160,26 @@ def percentile(values, q):
     return s[min(len(s) - 1, int(round(q / 100.0 * (len(s) - 1))))]
 
 
+def measure_startups(kernel, ctx, workdir, args):
+    """Seconds from Popen to the first kernel_info_reply, for --starts starts
+    after one uncounted warm-up start; each kernel is shut down at once."""
+    KernelProcess.stop(*kernel.start(ctx, workdir)[:2])
+    starts = []
+    for _ in range(args.starts):
+        client, proc, took = kernel.start(ctx, workdir)
+        starts.append(took)
+        KernelProcess.stop(client, proc)
+    return starts
+
+
+def print_startups(results):
+    print(f"{'start-up to kernel_info_reply (ms)':38}{'median':>10}{'p90':>10}{'min':>10}")
+    for name, starts in results.items():
+        ms = [t * 1e3 for t in starts]
+        print(f"{name:38}{statistics.median(ms):>10.1f}{percentile(ms, 90):>10.1f}"
+              f"{min(ms):>10.1f}")
+
+
 def measure(kernel, ctx, workdir, args, cell):
     res = {}
     # Warm-up start (page cache, bytecode, profile directories), not counted.
@@ -253,6 +276,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hellodl", default="build/kernel/hellodl", help="the hellodl binary")
     ap.add_argument("--starts", type=int, default=10, help="start-ups per kernel (median)")
+    ap.add_argument("--startup-only", action="store_true",
+                    help="measure start-up only: median, p90 and min of --starts starts")
     ap.add_argument("--rounds", type=int, default=1000, help="timed execute round trips")
     ap.add_argument("--warmup", type=int, default=50, help="untimed round trips first")
     ap.add_argument("--pipelined", type=int, default=2000, help="executes sent at once")
@@ -260,6 +285,8 @@ def main():
                     help="seconds idle after start-up before RSS is read")
     ap.add_argument("--only", choices=("hellodl", "ipykernel"), help="run one kernel only")
     args = ap.parse_args()
+    if args.starts < 1:
+        ap.error("--starts must be at least 1")
 
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"   # quiet ipykernel's debugger
     hellodl = os.path.abspath(args.hellodl)
@@ -281,13 +308,23 @@ def main():
               f"pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}")
         for k in kernels:
             print(f"{k.name}: {' '.join(k.argv_template)}")
-        print(f"start-ups: {args.starts} (median); round trips: {args.rounds} of '1;'; "
-              f"pipelined: {args.pipelined}\n", flush=True)
+        if args.startup_only:
+            print(f"start-ups: {args.starts} per kernel, after one uncounted warm-up "
+                  f"start\n", flush=True)
+        else:
+            print(f"start-ups: {args.starts} (median); round trips: {args.rounds} of '1;'; "
+                  f"pipelined: {args.pipelined}\n", flush=True)
         results = {}
         for k in kernels:
             print(f"measuring {k.name} ...", file=sys.stderr, flush=True)
-            results[k.name] = measure(k, ctx, workdir, args, "1;")
-        print_table(results)
+            if args.startup_only:
+                results[k.name] = measure_startups(k, ctx, workdir, args)
+            else:
+                results[k.name] = measure(k, ctx, workdir, args, "1;")
+        if args.startup_only:
+            print_startups(results)
+        else:
+            print_table(results)
     finally:
         ctx.term()
         shutil.rmtree(workdir, ignore_errors=True)
