@@ -208,6 +208,14 @@ static void conv_key_make(int *key, int dir, const rt_window2d *g,
     memcpy(key, k, sizeof k);
 }
 
+/* The math type the heuristics are asked under: it decides which
+ * candidates they list (FMA_MATH lists no tensor-core kernels). */
+static cudnnMathType_t conv_mode_math(void)
+{
+    return dnn_math == RT_CUDA_MATH_TF32 ? CUDNN_TENSOR_OP_MATH
+                                         : CUDNN_FMA_MATH;
+}
+
 static rt_status conv_describe(const rt_window2d *g, const conv_plan *p)
 {
     rt_status st = dnn_descriptors_make();
@@ -231,9 +239,7 @@ static rt_status conv_describe(const rt_window2d *g, const conv_plan *p)
     if (s == CUDNN_STATUS_SUCCESS)
         s = cudnnSetConvolutionGroupCount(dd.conv, 1);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnSetConvolutionMathType(dd.conv, dnn_math == RT_CUDA_MATH_TF32
-                                                     ? CUDNN_TENSOR_OP_MATH
-                                                     : CUDNN_FMA_MATH);
+        s = cudnnSetConvolutionMathType(dd.conv, conv_mode_math());
     return cu_check_cudnn(s, "preparing a convolution");
 }
 
@@ -446,11 +452,17 @@ static int conv_cands_from(conv_cand *c, const Perf *perf, int got)
     return got;
 }
 
-/* The heuristics' candidates for the described convolution, best first. */
+/* The heuristics' candidates for the described convolution, best first.
+ * The descriptor is reset to the mode's math first: an earlier conv_try
+ * (the other backward direction, a stale cached algorithm) may have left
+ * a candidate's narrower math type on it. */
 static rt_status conv_candidates(int dir, conv_cand *c, int *count)
 {
-    cudnnStatus_t s;
     int got = 0;
+    *count = 0;
+    cudnnStatus_t s = cudnnSetConvolutionMathType(dd.conv, conv_mode_math());
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_check_cudnn(s, conv_what[dir]);
     if (dir == CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         s = cudnnGetConvolutionForwardAlgorithm_v7(
