@@ -67,40 +67,40 @@ void rt_transform_identity(rt_transform *t)
 }
 
 /* One shift draw, in pixels, for a side of n pixels. */
-static double aug_shift_draw(rt_prng *rng, double range, int is_int, int n)
+static double aug_shift_draw(rt_rng *rng, double range, int is_int, int n)
 {
     double v;
     if (is_int) {
         /* numpy: choice(range) * choice([-1, 1]) */
-        v = (double)rt_prng_below(rng, (uint64_t)range);
-        v *= rt_prng_below(rng, 2) ? 1.0 : -1.0;
+        v = (double)rt_rng_below(rng, (uint64_t)range);
+        v *= rt_rng_below(rng, 2) ? 1.0 : -1.0;
     } else {
-        v = rt_prng_uniform(rng, -range, range);
+        v = rt_rng_between(rng, -range, range);
     }
     if (range < 1)
         v *= n;
     return v;
 }
 
-void rt_augment_draw(const rt_augment *a, rt_prng *rng, int h, int w, rt_transform *t)
+void rt_augment_draw(const rt_augment *a, rt_rng *rng, int h, int w, rt_transform *t)
 {
     rt_transform_identity(t);
     if (a->rotation_range != 0)
-        t->theta = rt_prng_uniform(rng, -a->rotation_range, a->rotation_range);
+        t->theta = rt_rng_between(rng, -a->rotation_range, a->rotation_range);
     if (a->height_shift_range != 0)
         t->tx = aug_shift_draw(rng, a->height_shift_range, a->height_shift_int, h);
     if (a->width_shift_range != 0)
         t->ty = aug_shift_draw(rng, a->width_shift_range, a->width_shift_int, w);
     if (a->shear_range != 0)
-        t->shear = rt_prng_uniform(rng, -a->shear_range, a->shear_range);
+        t->shear = rt_rng_between(rng, -a->shear_range, a->shear_range);
     if (!(a->zoom_lo == 1.0 && a->zoom_hi == 1.0)) {
-        t->zx = rt_prng_uniform(rng, a->zoom_lo, a->zoom_hi);
-        t->zy = rt_prng_uniform(rng, a->zoom_lo, a->zoom_hi);
+        t->zx = rt_rng_between(rng, a->zoom_lo, a->zoom_hi);
+        t->zy = rt_rng_between(rng, a->zoom_lo, a->zoom_hi);
     }
     /* Both flip draws are always made, as Keras does, so that turning a
      * flip on or off does not shift the stream for the next image. */
-    t->flip_h = (rt_prng_double(rng) < 0.5) && a->horizontal_flip;
-    t->flip_v = (rt_prng_double(rng) < 0.5) && a->vertical_flip;
+    t->flip_h = (rt_rng_uniform(rng) < 0.5) && a->horizontal_flip;
+    t->flip_v = (rt_rng_uniform(rng) < 0.5) && a->vertical_flip;
 }
 
 typedef struct aug_m3 {
@@ -245,7 +245,7 @@ void rt_augment_standardize(const rt_augment *a, float *x, size_t n)
         x[i] *= s;
 }
 
-void rt_augment_image(const rt_augment *a, rt_prng *rng, const float *src, float *dst, int h,
+void rt_augment_image(const rt_augment *a, rt_rng *rng, const float *src, float *dst, int h,
                       int w, int c)
 {
     rt_transform t;

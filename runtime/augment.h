@@ -29,14 +29,14 @@
  * ZCA, fill modes reflect and wrap.
  *
  * No allocation: the caller owns every buffer; src and dst must differ.
- * Randomness comes only from the rt_prng the caller passes.
+ * Randomness comes only from the rt_rng the caller passes.
  */
 #ifndef HELLODL_AUGMENT_H
 #define HELLODL_AUGMENT_H
 
 #include <stddef.h>
 
-#include "prng.h"
+#include "rng.h"
 #include "rt_status.h"
 
 typedef enum rt_fill_mode {
@@ -81,7 +81,7 @@ int rt_augment_is_random(const rt_augment *a);
 void rt_transform_identity(rt_transform *t);
 
 /* get_random_transform for an h x w image. */
-void rt_augment_draw(const rt_augment *a, rt_prng *rng, int h, int w, rt_transform *t);
+void rt_augment_draw(const rt_augment *a, rt_rng *rng, int h, int w, rt_transform *t);
 /* apply_transform: dst = t(src), with a's fill mode. */
 void rt_augment_apply(const rt_augment *a, const rt_transform *t,
                       const float *src /* (h, w, c) */, float *dst /* (h, w, c) */,
@@ -89,7 +89,7 @@ void rt_augment_apply(const rt_augment *a, const rt_transform *t,
 /* standardize: x *= fl32(rescale) when rescale is set. */
 void rt_augment_standardize(const rt_augment *a, float *x /* (n) */, size_t n);
 /* draw + apply + standardize, what the directory iterator does per image. */
-void rt_augment_image(const rt_augment *a, rt_prng *rng, const float *src /* (h, w, c) */,
+void rt_augment_image(const rt_augment *a, rt_rng *rng, const float *src /* (h, w, c) */,
                       float *dst /* (h, w, c) */, int h, int w, int c);
 /* "nearest" / "constant" -> mode; RT_ERR_ARG otherwise. */
 rt_status rt_fill_mode_parse(const char *name, rt_fill_mode *mode);

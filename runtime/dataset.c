@@ -239,7 +239,7 @@ typedef struct ds_sched {
     int has_perm, active, pos;
     rt_batch_order mode;
     uint64_t seen;   /* total_batches_seen */
-    rt_prng perm_rng, order_rng;
+    rt_rng perm_rng, order_rng;
 } ds_sched;
 
 struct rt_dataset {
@@ -447,9 +447,9 @@ static rt_status dataset_buffers_alloc(rt_dataset *ds)
 
 static void dataset_seed(rt_dataset *ds)
 {
-    ds->seed = ds->cfg.has_seed ? ds->cfg.seed : rt_prng_entropy();
-    rt_prng_seed2(&ds->cur.perm_rng, ds->seed, UINT64_MAX);
-    rt_prng_seed2(&ds->cur.order_rng, ds->seed, UINT64_MAX - 1);
+    ds->seed = ds->cfg.has_seed ? ds->cfg.seed : rt_rng_entropy();
+    rt_rng_seed2(&ds->cur.perm_rng, ds->seed, UINT64_MAX);
+    rt_rng_seed2(&ds->cur.order_rng, ds->seed, UINT64_MAX - 1);
 }
 
 rt_status rt_dataset_new(const char *dir, const rt_dataset_config *cfg, rt_dataset **out)
@@ -605,8 +605,8 @@ static void labels_fill(const rt_dataset *ds, const int *idx, int n, float *y)
 static rt_status batch_prepare(rt_dataset *ds, ds_job *job)
 {
     const rt_dataset_config *cfg = &ds->cfg;
-    rt_prng rng;
-    rt_prng_seed2(&rng, ds->seed, job->stream);
+    rt_rng rng;
+    rt_rng_seed2(&rng, ds->seed, job->stream);
     for (int s = 0; s < job->n; s++) {
         if (atomic_load(&job->cancel))
             return rt_error_set(RT_ERR_INTERRUPTED, "batch preparation cancelled");
@@ -686,7 +686,7 @@ static void sched_copy(const rt_dataset *ds, ds_sched *dst, const ds_sched *src)
 static void sched_perm_draw(const rt_dataset *ds, ds_sched *s)
 {
     if (ds->cfg.shuffle)
-        rt_prng_permutation(&s->perm_rng, s->perm, ds->n);
+        rt_rng_permutation(&s->perm_rng, s->perm, ds->n);
     else
         for (int i = 0; i < ds->n; i++)
             s->perm[i] = i;
@@ -698,7 +698,7 @@ static void sched_pass_begin(const rt_dataset *ds, ds_sched *s)
     for (int b = 0; b < ds->nb; b++)
         s->order[b] = b;
     if (s->mode == RT_ORDER_SHUFFLED)
-        rt_prng_shuffle(&s->order_rng, s->order, ds->nb);
+        rt_rng_shuffle(&s->order_rng, s->order, ds->nb);
     s->pos = 0;
 }
 

@@ -345,10 +345,8 @@ rt_status rt_graph_forward(rt_model *m, rt_tensor *x, int training, int want_bac
     if (st != RT_OK)
         return st;
     rt_run_plan(r, want_backward);
-    if (x->device == r->dev)
-        r->nodes[0].out = rt_tensor_retain(x);
-    else /* a batch from the CPU: the model's device gets a copy */
-        st = rt_tensor_to_device(&r->nodes[0].out, x, r->dev);
+    /* a batch from the CPU is copied to the model's device */
+    st = rt_tensor_on_device(&r->nodes[0].out, x, r->dev);
     for (int i = 1; i < m->n_nodes && st == RT_OK; i++)
         if (r->nodes[i].pending || i == m->output)
             st = rt_node_forward(r, i);
@@ -407,10 +405,7 @@ rt_status rt_graph_backward(rt_run *r, rt_tensor *dout, rt_tensor **dx)
     rt_tensor_release(o->grad);
     o->grad = NULL;
     rt_tensor *d = NULL;
-    if (dout->device == r->dev)
-        d = rt_tensor_retain(dout);
-    else
-        st = rt_tensor_to_device(&d, dout, r->dev);
+    st = rt_tensor_on_device(&d, dout, r->dev);
     if (st == RT_OK)
         st = rt_tensor_reshape(&o->grad, d, o->out->ndim, o->out->shape);
     rt_tensor_release(d);

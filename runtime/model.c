@@ -263,9 +263,7 @@ static rt_status rt_slab_values(rt_model *m, int64_t total, int64_t old_total,
     rt_tensor *host = NULL, *old = NULL;
     rt_status st = rt_tensor_new(&host, RT_DEVICE_CPU, 1, &dim);
     if (st == RT_OK && m->params)
-        st = m->params->device == RT_DEVICE_CPU
-             ? (old = rt_tensor_retain(m->params), RT_OK)
-             : rt_tensor_to_device(&old, m->params, RT_DEVICE_CPU);
+        st = rt_tensor_on_device(&old, m->params, RT_DEVICE_CPU);
     if (st != RT_OK) {
         rt_tensor_release(host);
         return st;
@@ -311,10 +309,7 @@ static rt_status rt_model_slab_build(rt_model *m)
     rt_status st = rt_slab_values(m, total, old_total, &host);
     if (st != RT_OK)
         return st;
-    if (dev == RT_DEVICE_CPU)
-        slab = rt_tensor_retain(host);
-    else
-        st = rt_tensor_to_device(&slab, host, dev);
+    st = rt_tensor_on_device(&slab, host, dev);
     rt_tensor_release(host);
     if (st != RT_OK)
         return st;

@@ -158,8 +158,9 @@ rt_status rt_model_weights_load(rt_model *m, const char *path, int by_name, int 
     if (renamed)
         *renamed = 0;
     if (!m->built)
-        return rt_error_set(RT_ERR_STATE, "model %s is not built: it has no weights "
-                            "to load yet", m->name);
+        return rt_error_set(RT_ERR_STATE, "model %s is not built yet, so it has no "
+                            "weights to load into: give its first layer an input "
+                            "shape first", m->name);
     rt_h5_weights *f = NULL;
     rt_io_entry *e = NULL;
     rt_h5_expect *ex = NULL;
@@ -213,8 +214,9 @@ static rt_status rt_io_save_entry(rt_h5_weights *f, const rt_io_entry *e)
 rt_status rt_model_weights_save(rt_model *m, const char *path)
 {
     if (!m->built)
-        return rt_error_set(RT_ERR_STATE, "model %s is not built: nothing to save",
-                            m->name);
+        return rt_error_set(RT_ERR_STATE, "model %s is not built yet, so it has no "
+                            "weights to save: give its first layer an input shape "
+                            "first", m->name);
     rt_h5_weights *f = NULL;
     rt_io_entry *e = NULL;
     rt_io_image img[2];

@@ -465,6 +465,14 @@ rt_status rt_tensor_to_device(rt_tensor **out, const rt_tensor *t,
     return st;
 }
 
+rt_status rt_tensor_on_device(rt_tensor **out, rt_tensor *t, rt_device dev)
+{
+    if (t->device != dev)
+        return rt_tensor_to_device(out, t, dev);
+    *out = rt_tensor_retain(t);
+    return RT_OK;
+}
+
 rt_status rt_tensor_fill(rt_tensor *t, float value)
 {
     const rt_backend *be = rt_tensor_backend(t);

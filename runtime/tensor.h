@@ -120,6 +120,9 @@ rt_status rt_tensor_copy(rt_tensor *dst, const rt_tensor *src);
 /* A fresh contiguous copy of t on `dev`. New reference. */
 rt_status rt_tensor_to_device(rt_tensor **out, const rt_tensor *t,
                               rt_device dev);
+/* t itself when it already lives on `dev`, else a fresh copy there: for
+ * reading t on dev whichever it came from. New reference. */
+rt_status rt_tensor_on_device(rt_tensor **out, rt_tensor *t, rt_device dev);
 rt_status rt_tensor_fill(rt_tensor *t, float value);
 
 int rt_tensor_same_shape(const rt_tensor *a, const rt_tensor *b);

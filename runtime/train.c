@@ -229,8 +229,7 @@ rt_status rt_train_step(rt_model *m, rt_model_parts *p, int start, rt_tensor *x,
         cur = out;
     }
     if (st == RT_OK)
-        st = y->device == cur->device ? (yd = rt_tensor_retain((rt_tensor *)y), RT_OK)
-                                      : rt_tensor_to_device(&yd, y, cur->device);
+        st = rt_tensor_on_device(&yd, (rt_tensor *)y, cur->device);
     if (st == RT_OK)
         st = rt_tensor_new(&dprob, cur->device, cur->ndim, cur->shape);
     if (st == RT_OK)
@@ -331,8 +330,7 @@ rt_status rt_model_predict(rt_model *m, rt_tensor *x, rt_tensor **out)
         rt_tensor_release(dst);
     }
     if (st == RT_OK)
-        st = res->device == RT_DEVICE_CPU ? (host = rt_tensor_retain(res), RT_OK)
-                                          : rt_tensor_to_device(&host, res, RT_DEVICE_CPU);
+        st = rt_tensor_on_device(&host, res, RT_DEVICE_CPU);
     rt_tensor_release(xb);
     rt_tensor_release(res);
     if (st == RT_OK)

@@ -128,19 +128,19 @@ static void test_draws(void)
     CHECK_INT(rt_augment_check(&a), RT_OK);
 
     /* the draw order of get_random_transform */
-    rt_prng r, m;
-    rt_prng_seed(&r, 7);
+    rt_rng r, m;
+    rt_rng_seed(&r, 7);
     m = r;
     rt_transform t;
     rt_augment_draw(&a, &r, H, W, &t);
-    CHECK_NEAR(t.theta, rt_prng_uniform(&m, -20, 20), 0);
-    CHECK_NEAR(t.tx, rt_prng_uniform(&m, -0.2, 0.2) * H, 0);
-    CHECK_NEAR(t.ty, rt_prng_uniform(&m, -0.1, 0.1) * W, 0);
-    CHECK_NEAR(t.shear, rt_prng_uniform(&m, -0.2, 0.2), 0);
-    CHECK_NEAR(t.zx, rt_prng_uniform(&m, 0.8, 1.2), 0);
-    CHECK_NEAR(t.zy, rt_prng_uniform(&m, 0.8, 1.2), 0);
-    CHECK_INT(t.flip_h, rt_prng_double(&m) < 0.5);
-    rt_prng_double(&m); /* flip_v: always drawn */
+    CHECK_NEAR(t.theta, rt_rng_between(&m, -20, 20), 0);
+    CHECK_NEAR(t.tx, rt_rng_between(&m, -0.2, 0.2) * H, 0);
+    CHECK_NEAR(t.ty, rt_rng_between(&m, -0.1, 0.1) * W, 0);
+    CHECK_NEAR(t.shear, rt_rng_between(&m, -0.2, 0.2), 0);
+    CHECK_NEAR(t.zx, rt_rng_between(&m, 0.8, 1.2), 0);
+    CHECK_NEAR(t.zy, rt_rng_between(&m, 0.8, 1.2), 0);
+    CHECK_INT(t.flip_h, rt_rng_uniform(&m) < 0.5);
+    rt_rng_uniform(&m); /* flip_v: always drawn */
     CHECK(memcmp(&m, &r, sizeof m) == 0);
 
     /* unset ranges draw nothing; the two flips always draw */
@@ -149,8 +149,8 @@ static void test_draws(void)
     CHECK(!rt_augment_is_random(&none));
     m = r;
     rt_augment_draw(&none, &r, H, W, &t);
-    rt_prng_double(&m);
-    rt_prng_double(&m);
+    rt_rng_uniform(&m);
+    rt_rng_uniform(&m);
     CHECK(memcmp(&m, &r, sizeof m) == 0);
     CHECK(t.theta == 0 && t.tx == 0 && t.zx == 1 && t.zy == 1 && !t.flip_h && !t.flip_v);
 
@@ -215,9 +215,9 @@ static void test_rescale_and_checks(void)
         src[i] = (float)(i * 7 % 256);
     a.rotation_range = 30;
     rt_augment_zoom_set(&a, 0.3);
-    rt_prng r1, r2;
-    rt_prng_seed(&r1, 99);
-    rt_prng_seed(&r2, 99);
+    rt_rng r1, r2;
+    rt_rng_seed(&r1, 99);
+    rt_rng_seed(&r2, 99);
     rt_augment_image(&a, &r1, src, d1, 8, 8, 3);
     rt_augment_image(&a, &r2, src, d2, 8, 8, 3);
     CHECK(memcmp(d1, d2, sizeof d1) == 0);

@@ -15,7 +15,7 @@
 #include "check.h"
 #include "iv3_reference.h"
 #include "h5weights.h"
-#include "prng.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -223,8 +223,8 @@ static const char *bn_vars[3] = {"beta:0", "moving_mean:0", "moving_variance:0"}
 /* Values depend only on (seed, conv index, slot), never on write order. */
 static void fill_values(float *d, int64_t count, int n, int slot, int fan_in)
 {
-    rt_prng r;
-    rt_prng_seed2(&r, 2024, (uint64_t)n * 4 + (uint64_t)slot);
+    rt_rng r;
+    rt_rng_seed2(&r, 2024, (uint64_t)n * 4 + (uint64_t)slot);
     double lo = -1, hi = 1, scale = 1;
     if (slot == 0 && fan_in)
         scale = sqrt(6.0 / fan_in);
@@ -235,7 +235,7 @@ static void fill_values(float *d, int64_t count, int n, int slot, int fan_in)
     else
         lo = 0.5, hi = 2.0;
     for (int64_t i = 0; i < count; i++)
-        d[i] = (float)(rt_prng_uniform(&r, lo, hi) * (slot == 2 ? 1 : scale));
+        d[i] = (float)(rt_rng_between(&r, lo, hi) * (slot == 2 ? 1 : scale));
 }
 
 static void test_inception(void)
