@@ -50,8 +50,8 @@ static bool check_pair(lang_ctx *cx, const char *fn, rt_model *m, const rt_datas
     if (nd == 3 && (in[0] != gs[0] || in[1] != gs[1] || in[2] != gs[2]))
         return lang_raise(cx, "ValueError", "%s: the model takes images of shape %s but the "
                           "generator makes %s; use the same target_size (and color_mode) for "
-                          "both", fn, rtb_shape_text(3, in, a, sizeof a),
-                          rtb_shape_text(3, gs, b, sizeof b));
+                          "both", fn, rt_shape_format(3, in, a, sizeof a),
+                          rt_shape_format(3, gs, b, sizeof b));
     *units = od == 1 ? (int)os[0] : 0;
     if (k > MAX_CLASSES)
         return lang_raise(cx, "ValueError", "%s draws at most %d classes; the generator has %d",

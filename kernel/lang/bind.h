@@ -111,7 +111,11 @@ bool lang_raise(lang_ctx *cx, const char *ename, const char *fmt, ...)
 /* What a native may reach. All borrowed. */
 const lang_sink *lang_ctx_sink(lang_ctx *cx);
 lang_session *lang_ctx_session(lang_ctx *cx);
-const char *lang_ctx_data_path(lang_ctx *cx);
+const char *lang_ctx_data_path(lang_ctx *cx);   /* the config's, else $HELLODL_DATA_PATH */
+/* A file or directory as given, or else under the first directory of the
+ * data path that has it: writes the path to open into out and returns true;
+ * false (out = path) when it exists nowhere. */
+bool lang_ctx_find_file(lang_ctx *cx, const char *path, char *out, size_t cap);
 
 /* Scalars. */
 static inline lang_value lang_null(void) { lang_value v; v.type = LANG_NULL; v.as.i = 0; return v; }

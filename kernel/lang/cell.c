@@ -153,6 +153,17 @@ static bool cell_magic(lang_session *s, const char *src, const lang_sink *sink,
     return true;
 }
 
+/* Runs a prepared frame's body and fills *out with its error or value. */
+static void exec_frame_body(lang_ctx *cx, node *body, lang_result *out)
+{
+    if (exec(cx, body) == X_ERROR || cx->failed) {
+        runtime_result(cx, out);
+        return;
+    }
+    out->ok = true;
+    if (cx->has_cell_value && cx->cell_value.type != LANG_NULL) value_result(cx->cell_value, out);
+}
+
 static void run_body(lang_session *s, code_unit *u, const parse_out *po,
                      const lang_sink *sink, lang_result *out)
 {
@@ -170,13 +181,7 @@ static void run_body(lang_session *s, code_unit *u, const parse_out *po,
     cx->has_cell_value = false;
     cx->cell_value = lang_null();
     cx->call_node = po->body;
-    xstatus st = exec(cx, po->body);
-    if (st == X_ERROR || cx->failed) {
-        runtime_result(cx, out);
-    } else {
-        out->ok = true;
-        if (cx->has_cell_value && cx->cell_value.type != LANG_NULL) value_result(cx->cell_value, out);
-    }
+    exec_frame_body(cx, po->body, out);
     for (int i = 0; i < po->nslots; i++) val_decref(cx->stack[i]);
     val_decref(cx->cell_value);
     val_decref(cx->ret);
@@ -223,33 +228,6 @@ static void stack_budget(lang_ctx *cx, const char *here, size_t wanted)
     cx->stack_limit = limit;
 }
 
-bool lang_exec_cell(lang_session *s, const char *src, int cell_number,
-                    const lang_sink *sink, lang_result *out)
-{
-    char here = 0;
-    memset(out, 0, sizeof *out);
-    stack_budget(&s->cx, &here, s->cfg.max_stack_bytes);
-    /* The interrupt flag is the caller's to clear before the cell (the kernel
-     * does it before publishing execute_input): clearing it here would lose an
-     * interrupt sent the moment the frontend saw the cell start. */
-    if (!src) src = "";
-    s->cell = cell_number;
-    if (cell_magic(s, src, sink, out)) return out->ok;
-    code_unit *u = unit_new(src, cell_number);
-    if (!u) {
-        out->error.ename = strdup("MemoryError");
-        out->error.evalue = strdup("out of memory");
-        return false;
-    }
-    parse_out po;
-    parse_cell(s, u, s->magic != NULL, &po);
-    if (po.nerrs) syntax_result(&po, u, out);
-    else run_body(s, u, &po, sink, out);
-    parse_out_free(&po);
-    unit_release(u);
-    return out->ok;
-}
-
 /* Runs a parsed nested body in new slots above the running cell's, as one
  * more cell frame, and puts the evaluator back as it was. A magic line only
  * runs at a cell's top level, so no expression of the cell is half done. */
@@ -260,7 +238,8 @@ static void run_nested(lang_session *s, code_unit *u, const parse_out *po,
     lang_ctx saved = *cx;
     if (cx->sp + po->nslots > cx->cap || cx->depth >= cx->max_depth) {
         out->error.ename = strdup("RecursionError");
-        out->error.evalue = strdup("the timed code is nested too deeply");
+        out->error.evalue = strdup("magics run inside each other too deeply; "
+                                   "use fewer nested %time or %seed lines");
         return;
     }
     cx->sink = sink;
@@ -272,12 +251,7 @@ static void run_nested(lang_session *s, code_unit *u, const parse_out *po,
     cx->has_cell_value = false;
     cx->cell_value = lang_null();
     cx->call_node = po->body;
-    xstatus st = exec(cx, po->body);
-    if (st == X_ERROR || cx->failed) runtime_result(cx, out);
-    else {
-        out->ok = true;
-        if (cx->has_cell_value && cx->cell_value.type != LANG_NULL) value_result(cx->cell_value, out);
-    }
+    exec_frame_body(cx, po->body, out);
     for (int i = 0; i < po->nslots; i++) val_decref(saved.stack[saved.sp + i]);
     val_decref(cx->cell_value);
     vm_clear_error(cx);
@@ -290,11 +264,12 @@ static void run_nested(lang_session *s, code_unit *u, const parse_out *po,
     cx->call_node = saved.call_node;
 }
 
-bool lang_exec_nested(lang_session *s, const char *src, const lang_sink *sink,
-                      lang_result *out)
+/* Parses src as cell `cell_number` and runs it, as the cell or (`nested`)
+ * inside the running one; fills *out and returns out->ok. */
+static bool run_source(lang_session *s, const char *src, int cell_number, bool nested,
+                       const lang_sink *sink, lang_result *out)
 {
-    memset(out, 0, sizeof *out);
-    code_unit *u = unit_new(src ? src : "", s->cell);
+    code_unit *u = unit_new(src, cell_number);
     if (!u) {
         out->error.ename = strdup("MemoryError");
         out->error.evalue = strdup("out of memory");
@@ -303,11 +278,34 @@ bool lang_exec_nested(lang_session *s, const char *src, const lang_sink *sink,
     parse_out po;
     parse_cell(s, u, s->magic != NULL, &po);
     if (po.nerrs) syntax_result(&po, u, out);
-    else if (s->cx.depth == 0) run_body(s, u, &po, sink, out);   /* from a cell magic */
-    else run_nested(s, u, &po, sink, out);
+    else if (nested) run_nested(s, u, &po, sink, out);
+    else run_body(s, u, &po, sink, out);
     parse_out_free(&po);
     unit_release(u);
     return out->ok;
+}
+
+bool lang_exec_cell(lang_session *s, const char *src, int cell_number,
+                    const lang_sink *sink, lang_result *out)
+{
+    char here = 0;
+    memset(out, 0, sizeof *out);
+    stack_budget(&s->cx, &here, s->cfg.max_stack_bytes);
+    /* The interrupt flag is the caller's to clear before the cell (the kernel
+     * does it before publishing execute_input): clearing it here would lose an
+     * interrupt sent the moment the frontend saw the cell start. */
+    if (!src) src = "";
+    s->cell = cell_number;
+    if (cell_magic(s, src, sink, out)) return out->ok;
+    return run_source(s, src, cell_number, false, sink, out);
+}
+
+bool lang_exec_nested(lang_session *s, const char *src, const lang_sink *sink,
+                      lang_result *out)
+{
+    memset(out, 0, sizeof *out);
+    /* from a cell magic, nothing of the cell runs yet: run it as the cell */
+    return run_source(s, src ? src : "", s->cell, s->cx.depth != 0, sink, out);
 }
 
 void lang_result_free(lang_result *r)

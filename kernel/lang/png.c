@@ -11,23 +11,6 @@
 
 #define PNG_MAX_BYTES ((long)64 << 20)
 
-static FILE *open_in_path(lang_ctx *cx, const char *path, char *found, size_t cap)
-{
-    snprintf(found, cap, "%s", path);
-    FILE *f = fopen(path, "rb");
-    const char *dp = lang_ctx_data_path(cx);
-    if (f || path[0] == '/' || !dp) return f;
-    while (*dp) {
-        const char *end = strchr(dp, ':');
-        size_t n = end ? (size_t)(end - dp) : strlen(dp);
-        snprintf(found, cap, "%.*s/%s", (int)n, dp, path);
-        if (n && (f = fopen(found, "rb"))) return f;
-        dp += n + (end ? 1 : 0);
-    }
-    snprintf(found, cap, "%s", path);
-    return NULL;
-}
-
 static unsigned be32(const unsigned char *p)
 {
     return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
@@ -38,8 +21,10 @@ bool png_display_file(lang_ctx *cx, const char *path, const char *title)
     static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
     char found[1024];
     if (!*path) return lang_raise(cx, "ValueError", "display_png() needs a file name");
-    FILE *f = open_in_path(cx, path, found, sizeof found);
-    if (!f) return lang_raise(cx, "FileNotFoundError", "no such file: \"%s\"", path);
+    lang_ctx_find_file(cx, path, found, sizeof found);
+    FILE *f = fopen(found, "rb");
+    if (!f) return lang_raise(cx, "FileNotFoundError", "no such file: \"%s\" (looked in the "
+                              "notebook's folder and the data path); check its name", path);
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || size > PNG_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0) {

@@ -1,19 +1,18 @@
 /*
  * rt_bind.c - registers the runtime's bindings (rt_*.c) with the language,
  * the seed() builtin, and the helpers those files share (rt_bind.h):
- * runtime errors as cell errors, "did you mean", shape lists, data-path
- * lookup. Registration happens once, from the registry's init.
+ * runtime errors as cell errors, checked choices, int lists. Registration
+ * happens once, from the registry's init.
  */
 #include "rt_bind.h"
 #include "rt_progress.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "device.h"
+#include "lang.h"
 #include "rng.h"
 
 static bool disabled;
@@ -101,48 +100,17 @@ void rtb_device_notice(lang_ctx *cx)
                 "switches to the CPU.\n", info.name, (double)info.total_bytes / 1e9);
 }
 
-static int edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    if (n > 63) return 99;
-    int row[64];
-    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
-    for (size_t i = 1; a[i - 1]; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= n; j++) {
-            int up = row[j], cost = a[i - 1] != b[j - 1];
-            int best = diag + cost;
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[n];
-}
-
-const char *rtb_suggest(const char *name, const char *const *choices)
-{
-    const char *best = NULL;
-    int bestd = 99, cap = strlen(name) <= 3 ? 1 : strlen(name) <= 8 ? 2 : 3;
-    for (int i = 0; choices[i]; i++) {
-        int d = edit_distance(name, choices[i]);
-        if (d < bestd) { bestd = d; best = choices[i]; }
-    }
-    return bestd <= cap ? best : NULL;
-}
-
 bool rtb_check_choice(lang_ctx *cx, const char *fn, const char *param, const char *got,
                       const char *const *choices)
 {
     char list[256] = "";
-    for (int i = 0; choices[i]; i++) {
-        if (strcmp(got, choices[i]) == 0) return true;
+    int n = 0;
+    for (; choices[n]; n++) {
+        if (strcmp(got, choices[n]) == 0) return true;
         size_t k = strlen(list);
-        snprintf(list + k, sizeof list - k, "%s\"%s\"", i ? ", " : "", choices[i]);
+        snprintf(list + k, sizeof list - k, "%s\"%s\"", n ? ", " : "", choices[n]);
     }
-    const char *s = rtb_suggest(got, choices);
+    const char *s = lang_suggest(got, choices, n);
     if (s)
         return lang_raise(cx, "ValueError", "%s expects %s to be one of %s; got \"%s\" - did "
                           "you mean \"%s\"?", fn, param, list, got, s);
@@ -181,37 +149,11 @@ bad:;
     return r;
 }
 
-bool rtb_path_resolve(lang_ctx *cx, const char *path, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s", path);
-    if (path[0] == '/' || access(path, F_OK) == 0) return access(path, F_OK) == 0;
-    const char *dp = lang_ctx_data_path(cx);
-    if (!dp) dp = getenv("HELLODL_DATA_PATH");
-    while (dp && *dp) {
-        const char *end = strchr(dp, ':');
-        size_t n = end ? (size_t)(end - dp) : strlen(dp);
-        snprintf(out, cap, "%.*s/%s", (int)n, dp, path);
-        if (n && access(out, F_OK) == 0) return true;
-        dp += n + (end ? 1 : 0);
-    }
-    snprintf(out, cap, "%s", path);
-    return false;
-}
-
 lang_value rtb_float_list(const double *v, int n)
 {
     lang_value l = lang_list_new((size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n && l.type == LANG_LIST; i++) lang_list_push(l, lang_float(v[i]));
     return l;
-}
-
-const char *rtb_shape_text(int ndim, const int64_t *shape, char *buf, size_t cap)
-{
-    size_t k = (size_t)snprintf(buf, cap, "(");
-    for (int i = 0; i < ndim && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (k < cap) snprintf(buf + k, cap - k, ndim == 1 ? ",)" : ")");
-    return buf;
 }
 
 /* ---- progress hook (rt_progress.h) ---- */

@@ -108,18 +108,13 @@ bool rtb_raise_status(lang_ctx *cx, rt_status st, const char *what);
  * the GPU, one line saying so (and how to switch); nothing on the CPU. */
 void rtb_device_notice(lang_ctx *cx);
 /* `got` must be one of `choices` (NULL-terminated): else a ValueError
- * "F() expects P to be one of a, b; got 'x' (did you mean 'y'?)". */
+ * 'F() expects P to be one of "a", "b"; got "x" - did you mean "y"?'. */
 bool rtb_check_choice(lang_ctx *cx, const char *fn, const char *param, const char *got,
                       const char *const *choices);
-/* The nearest of `choices` within a small edit distance, or NULL. */
-const char *rtb_suggest(const char *name, const char *const *choices);
 /* A list of 1..max positive ints (or one int when `scalar_ok`, repeated
  * max times) into out; *n gets the count. */
 bool rtb_int_list(lang_ctx *cx, lang_value v, const char *fn, const char *param, int min_n,
                   int max_n, bool scalar_ok, int64_t *out, int *n);
-/* A path as given, or found under a directory of the data path; writes the
- * path to open into out. False (out = path) when nothing exists. */
-bool rtb_path_resolve(lang_ctx *cx, const char *path, char *out, size_t cap);
 /* Seeds for generators made without one: after seed(n), a reproducible
  * sequence; otherwise *has is false. */
 uint64_t rtb_seed_next(bool *has);
@@ -143,7 +138,5 @@ bool rtb_tensor_from_value(lang_ctx *cx, lang_value v, const char *fn, const cha
 bool rtb_arith(lang_ctx *cx, const char *op, lang_value a, lang_value b, lang_value *ret);
 /* A list of floats (new reference). */
 lang_value rtb_float_list(const double *v, int n);
-/* "(8, 8, 2048)" for a shape without the batch axis. */
-const char *rtb_shape_text(int ndim, const int64_t *shape, char *buf, size_t cap);
 
 #endif

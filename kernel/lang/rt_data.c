@@ -291,7 +291,7 @@ NATIVE(m_flow)
     rt_dataset_config c;
     rt_dataset *ds = NULL;
     if (!flow_config(cx, a, args, &c) || !classes_arg(cx, args[3], &c, &names)) return false;
-    rtb_path_resolve(cx, given, dir, sizeof dir);
+    lang_ctx_find_file(cx, given, dir, sizeof dir);
     bool ok = open_dataset(cx, dir, &c, &ds);
     free(names);
     c.classes = NULL;

@@ -216,7 +216,7 @@ NATIVE(bi_load_image)
         !rtb_check_choice(cx, "load_image()", "interpolation", lang_string_cstr(args[3]), interps) ||
         !rtb_check_choice(cx, "load_image()", "color_mode", mode, modes))
         return false;
-    rtb_path_resolve(cx, path, found, sizeof found);
+    lang_ctx_find_file(cx, path, found, sizeof found);
     if (!read_check(cx, path, found)) return false;
     rt_image *img = NULL, *small = NULL;
     int channels = mode[0] == 'g' ? 1 : mode[3] == 'a' ? 4 : 3;
@@ -240,8 +240,7 @@ bool rtb_tensor_from_value(lang_ctx *cx, lang_value v, const char *fn, const cha
     *out = NULL;
     rt_tensor *t = lang_object_ptr(v, &rtb_tensor_type);
     if (t) {
-        if (t->device == RT_DEVICE_CPU) { *out = rt_tensor_retain(t); return true; }
-        rt_status st = rt_tensor_to_device(out, t, RT_DEVICE_CPU);
+        rt_status st = rt_tensor_on_device(out, t, RT_DEVICE_CPU);
         return st == RT_OK || rtb_raise_status(cx, st, fn);
     }
     rt_image *img = lang_object_ptr(v, &rtb_image_type);

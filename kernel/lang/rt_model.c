@@ -87,9 +87,9 @@ static char *model_repr(void *p)
         return s;
     }
     rt_model_input_shape(m, &ndim, shape);
-    rtb_shape_text(ndim, shape, in, sizeof in);
+    rt_shape_format(ndim, shape, in, sizeof in);
     rt_model_output_shape(m, &ndim, shape);
-    rtb_shape_text(ndim, shape, out, sizeof out);
+    rt_shape_format(ndim, shape, out, sizeof out);
     rt_model_param_counts(m, &total, &trainable);
     snprintf(s, 400, "<model %s (%s): %d layers, input %s -> output %s, %lld params "
              "(%lld trainable)>", rt_model_name(m), kind_name(m), n, in, out, (long long)total,
@@ -102,7 +102,6 @@ static char *model_repr(void *p)
 static void data_dirs(lang_ctx *cx, char *buf, size_t cap)
 {
     const char *dp = lang_ctx_data_path(cx);
-    if (!dp) dp = getenv("HELLODL_DATA_PATH");
     snprintf(buf, cap, "%s", dp && *dp ? dp : "(HELLODL_DATA_PATH is not set)");
     for (char *c = buf; *c; c++) if (*c == ':') *c = ',';
 }
@@ -125,13 +124,13 @@ static bool weights_apply(lang_ctx *cx, rt_model *m, lang_value w, const char *f
                           "path of a .h5 file, got %s", fn, lang_value_type_name(w));
     const char *s = lang_string_cstr(w);
     if (strcmp(s, "imagenet") != 0) {
-        if (!rtb_path_resolve(cx, s, found, sizeof found))
+        if (!lang_ctx_find_file(cx, s, found, sizeof found))
             return lang_raise(cx, "FileNotFoundError", "%s: the weights file '%s' does not "
                               "exist (pass weights = null to start from random weights)", fn, s);
         return weights_load(cx, m, found, fn);
     }
     snprintf(rel, sizeof rel, WEIGHTS_DIR "/%s", keras_file);
-    if (rtb_path_resolve(cx, rel, found, sizeof found)) return weights_load(cx, m, found, fn);
+    if (lang_ctx_find_file(cx, rel, found, sizeof found)) return weights_load(cx, m, found, fn);
     data_dirs(cx, dirs, sizeof dirs);
     return lang_raise(cx, "FileNotFoundError", "%s: weights = \"imagenet\" needs Keras' file "
                       "%s; looked for " WEIGHTS_DIR "/%s in %s. Put it there, pass its path "
@@ -252,8 +251,8 @@ static bool fits(lang_ctx *cx, rt_model *bb, rt_model *top)
     if (!tn || same) return true;
     return lang_raise(cx, "ValueError", "Model(): the backbone %s gives outputs of shape %s but "
                       "the top %s expects inputs of shape %s (its first layer's input_shape)",
-                      rt_model_name(bb), rtb_shape_text(bn, bs, a, sizeof a), rt_model_name(top),
-                      rtb_shape_text(tn, ts, b, sizeof b));
+                      rt_model_name(bb), rt_shape_format(bn, bs, a, sizeof a), rt_model_name(top),
+                      rt_shape_format(tn, ts, b, sizeof b));
 }
 
 NATIVE(bi_model)
@@ -275,7 +274,7 @@ NATIVE(bi_model)
     if (st != RT_OK)
         return lang_raise(cx, st == RT_ERR_NOMEM ? "MemoryError" : "ValueError", "Model(): the "
                           "top %s cannot take the outputs of the backbone %s, of shape %s: %s",
-                          rt_model_name(top), rt_model_name(bb), rtb_shape_text(n, s, b, sizeof b),
+                          rt_model_name(top), rt_model_name(bb), rt_shape_format(n, s, b, sizeof b),
                           rt_error_message());
     st = rt_composed_new(&m, bb, top);
     if (st != RT_OK) return rtb_raise_status(cx, st, "Model()");
@@ -328,7 +327,7 @@ NATIVE(m_load_weights)
     (void)nargs; (void)ret;
     char found[4096];
     const char *path = lang_string_cstr(args[0]);
-    if (!rtb_path_resolve(cx, path, found, sizeof found))
+    if (!lang_ctx_find_file(cx, path, found, sizeof found))
         return lang_raise(cx, "FileNotFoundError", "load_weights(): cannot read '%s': %s", path,
                           strerror(ENOENT));
     rt_device_touch();

@@ -421,7 +421,7 @@ static bool predict_input(lang_ctx *cx, rt_model *m, lang_value v, rt_tensor **x
     if (ok || !n) return true;
     char a[96], b[96];
     lang_raise(cx, "ValueError", "predict(): the model %s takes images of shape %s (or a batch "
-               "of them), got %s", rt_model_name(m), rtb_shape_text(n, in, a, sizeof a),
+               "of them), got %s", rt_model_name(m), rt_shape_format(n, in, a, sizeof a),
                rt_shape_format(r, (*x)->shape, b, sizeof b));
     rt_tensor_release(*x);
     *x = NULL;
@@ -439,9 +439,9 @@ bool rtb_model_predict(lang_ctx *cx, lang_value self, const lang_value *args, in
     if (!device_checkpoint(cx, "predict()")) { rt_tensor_release(x); return false; }
     rt_status st = rt_model_predict(m, x, &y);
     rt_tensor_release(x);
-    if (st == RT_OK && y->device != RT_DEVICE_CPU) {   /* read on the host below */
+    if (st == RT_OK) {   /* read on the host below */
         rt_tensor *host = NULL;
-        st = rt_tensor_to_device(&host, y, RT_DEVICE_CPU);
+        st = rt_tensor_on_device(&host, y, RT_DEVICE_CPU);
         rt_tensor_release(y);
         y = host;
     }

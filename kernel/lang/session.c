@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VALUE_STACK_SLOTS (1 << 16)
 
@@ -270,7 +271,28 @@ bool vm_tick_slow(lang_ctx *cx, const node *at)
 
 const lang_sink *lang_ctx_sink(lang_ctx *cx) { return cx->sink; }
 lang_session *lang_ctx_session(lang_ctx *cx) { return cx->s; }
-const char *lang_ctx_data_path(lang_ctx *cx) { return cx->s->cfg.data_path; }
+
+const char *lang_ctx_data_path(lang_ctx *cx)
+{
+    return cx->s->cfg.data_path ? cx->s->cfg.data_path : getenv("HELLODL_DATA_PATH");
+}
+
+bool lang_ctx_find_file(lang_ctx *cx, const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", path);
+    bool here = access(path, F_OK) == 0;
+    if (here || path[0] == '/') return here;
+    for (const char *dp = lang_ctx_data_path(cx); dp && *dp;) {
+        const char *end = strchr(dp, ':');
+        size_t n = end ? (size_t)(end - dp) : strlen(dp);
+        snprintf(out, cap, "%.*s/%s", (int)n, dp, path);
+        if (n && access(out, F_OK) == 0) return true;
+        dp += n + (end ? 1 : 0);
+    }
+    snprintf(out, cap, "%s", path);
+    return false;
+}
+
 size_t lang_value_memory(void) { return atomic_load(&lang_value_bytes); }
 
 bool magic_run(lang_ctx *cx, const node *n)

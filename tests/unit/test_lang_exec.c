@@ -46,12 +46,20 @@ static const char *run(lang_session *s, const char *src)
     return ename;
 }
 
-static char *result_text(lang_session *s, const char *src)
+/* Runs a cell; returns its text/plain result, or its error's evalue, in a
+ * static buffer (NULL when it succeeded without a value). */
+static const char *result_text(lang_session *s, const char *src)
 {
+    static char text[4096];
     lang_result r;
-    char *t = NULL;
-    if (lang_exec_cell(s, src, 1, &sink, &r) && r.has_value) t = strndup(r.value.items[0].data, r.value.items[0].len);
-    else if (!r.ok) t = strdup(r.error.evalue);
+    const char *t = NULL;
+    if (lang_exec_cell(s, src, 1, &sink, &r) && r.has_value) {
+        snprintf(text, sizeof text, "%.*s", (int)r.value.items[0].len, r.value.items[0].data);
+        t = text;
+    } else if (!r.ok) {
+        snprintf(text, sizeof text, "%s", r.error.evalue);
+        t = text;
+    }
     lang_result_free(&r);
     return t;
 }
@@ -100,9 +108,7 @@ static void test_interrupts(void)
     interrupted(s, "list grow = {}; while (true) { grow.append(\"x\"); if (len(grow) > 100000) grow.clear(); }");
     interrupted(s, "sleep(30);");
     CHECK(!lang_interrupted());
-    char *t = result_text(s, "kept");
-    CHECK_STR(t, "42");
-    free(t);
+    CHECK_STR(result_text(s, "kept"), "42");
     /* an interrupt that arrives before the cell starts stops it: the caller
      * clears stale ones (the kernel does so before execute_input) */
     lang_interrupt();
@@ -178,15 +184,11 @@ static void test_magics(void)
     lang_set_magic_hook(s, magic_hook, NULL);
     CHECK_STR(run(s, "int before = 1;\n%mount hello-world   // sets path\nstring train = path + \"/train\";"), "");
     CHECK_STR(cap.out, "mounted\n");
-    char *t = result_text(s, "train");
-    CHECK_STR(t, "\"/data/siim/train\"");
-    free(t);
+    CHECK_STR(result_text(s, "train"), "\"/data/siim/train\"");
     CHECK_STR(run(s, "%nonsense"), "UsageError");
     static const char *const magic_names[] = {"mount", "group"};
     lang_set_magic_names(s, magic_names, 2);
-    char *hint = result_text(s, "mount hello-world-deep-learning-siim");
-    CHECK_STR(hint, "'mount' is a magic: start the line with '%' ('%mount ...')");
-    free(hint);
+    CHECK_STR(result_text(s, "mount hello-world-deep-learning-siim"), "'mount' is a magic: start the line with '%' ('%mount ...')");
     CHECK_STR(run(s, "int group = 2; group = 3;"), "");
     CHECK_STR(run(s, "%%cellmagic\nanything { goes"), "");
     CHECK_STR(cap.out, "cell:27\n");
@@ -314,44 +316,20 @@ static void test_binding(void)
     CHECK(!lang_builtin_register("broken(", widget_new, "bad"));
     lang_session *s = lang_session_new(NULL);
     CHECK_STR(run(s, "widget w = Widget(3, activation = \"relu\");"), "");
-    char *t = result_text(s, "w");
-    CHECK_STR(t, "Widget(units=3, activation=relu)");
-    free(t);
-    t = result_text(s, "w.scale(2) + w.units");
-    CHECK_STR(t, "9.0");
-    free(t);
+    CHECK_STR(result_text(s, "w"), "Widget(units=3, activation=relu)");
+    CHECK_STR(result_text(s, "w.scale(2) + w.units"), "9.0");
     CHECK_STR(run(s, "w.trainable = true; print(w.trainable, len(w), w[2]); for (auto x : w) print(x);"), "");
     CHECK_STR(cap.out, "true 3 20\n0\n10\n20\n");
-    t = result_text(s, "w * 5");
-    CHECK_STR(t, "15");
-    free(t);
-    t = result_text(s, "w / 5");
-    CHECK_STR(t, "a widget can only be multiplied by an int");
-    free(t);
-    t = result_text(s, "w == w");
-    CHECK_STR(t, "a widget can only be multiplied by an int");
-    free(t);
-    t = result_text(s, "Widget(-3)");
-    CHECK_STR(t, "Widget() expects units to be a positive int, got -3");
-    free(t);
-    t = result_text(s, "Widget(3, activaton = \"relu\")");
-    CHECK_STR(t, "Widget() has no argument named 'activaton'; did you mean 'activation'? It accepts: units, activation");
-    free(t);
-    t = result_text(s, "w.units = 4;");
-    CHECK_STR(t, "'units' of a widget is read-only");
-    free(t);
-    t = result_text(s, "w.trainable = 1;");
-    CHECK_STR(t, "trainable must be a bool, got int");
-    free(t);
-    t = result_text(s, "w.scael(2)");
-    CHECK_STR(t, "a widget has no method 'scael'; did you mean 'scale'?");
-    free(t);
-    t = result_text(s, "w = 3;");
-    CHECK_STR(t, "cannot assign an int to 'w', which is declared widget");
-    free(t);
-    t = result_text(s, "Widget(\"3\")");
-    CHECK_STR(t, "Widget() expects units to be an int, got string");
-    free(t);
+    CHECK_STR(result_text(s, "w * 5"), "15");
+    CHECK_STR(result_text(s, "w / 5"), "a widget can only be multiplied by an int");
+    CHECK_STR(result_text(s, "w == w"), "a widget can only be multiplied by an int");
+    CHECK_STR(result_text(s, "Widget(-3)"), "Widget() expects units to be a positive int, got -3");
+    CHECK_STR(result_text(s, "Widget(3, activaton = \"relu\")"), "Widget() has no argument named 'activaton'; did you mean 'activation'? It accepts: units, activation");
+    CHECK_STR(result_text(s, "w.units = 4;"), "'units' of a widget is read-only");
+    CHECK_STR(result_text(s, "w.trainable = 1;"), "trainable must be a bool, got int");
+    CHECK_STR(result_text(s, "w.scael(2)"), "a widget has no method 'scael'; did you mean 'scale'?");
+    CHECK_STR(result_text(s, "w = 3;"), "cannot assign an int to 'w', which is declared widget");
+    CHECK_STR(result_text(s, "Widget(\"3\")"), "Widget() expects units to be an int, got string");
     /* a rich result: text/plain first, then the type's own */
     lang_result r;
     CHECK(lang_exec_cell(s, "w", 2, &sink, &r));

@@ -16,36 +16,46 @@ static void run(const char *src)
     lang_result_free(&r);
 }
 
-static const char *complete_state(const char *src, const char **indent)
+/* Inspects src at cursor; the text is kept until the next call (NULL when
+ * there is nothing to say). */
+static const char *inspect(const char *src, size_t cursor)
 {
-    return lang_is_complete(src, indent);
+    static char *last;
+    free(last);
+    last = src ? lang_inspect(s, src, cursor, 0) : NULL;
+    return last;
 }
+
+#define CHECK_HAS(text, part) do { const char *t_ = (text); check_count++; \
+    if (!t_ || !strstr(t_, part)) { check_failures++; \
+    fprintf(stderr, "%s:%d: no \"%s\" in:\n%s\n", __FILE__, __LINE__, part, \
+            t_ ? t_ : "(null)"); } } while (0)
 
 static void test_is_complete(void)
 {
     const char *indent;
-    CHECK_STR(complete_state("print(1);", &indent), "complete");
+    CHECK_STR(lang_is_complete("print(1);", &indent), "complete");
     CHECK_STR(indent, "");
-    CHECK_STR(complete_state("", &indent), "complete");
-    CHECK_STR(complete_state("x + 1", &indent), "complete");
-    CHECK_STR(complete_state("if (x) {", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("", &indent), "complete");
+    CHECK_STR(lang_is_complete("x + 1", &indent), "complete");
+    CHECK_STR(lang_is_complete("if (x) {", &indent), "incomplete");
     CHECK_STR(indent, "    ");
-    CHECK_STR(complete_state("for (;;) {\n  if (y) {", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("for (;;) {\n  if (y) {", &indent), "incomplete");
     CHECK_STR(indent, "        ");
-    CHECK_STR(complete_state("print(1,", &indent), "incomplete");
-    CHECK_STR(complete_state("int x = 3 +", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("print(1,", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("int x = 3 +", &indent), "incomplete");
     CHECK_STR(indent, "    ");
-    CHECK_STR(complete_state("string s = \"abc", &indent), "incomplete");
-    CHECK_STR(complete_state("/* comment", &indent), "incomplete");
-    CHECK_STR(complete_state("print(1);}", &indent), "invalid");
-    CHECK_STR(complete_state("f(1]", &indent), "invalid");
-    CHECK_STR(complete_state("a = {1, 2};", &indent), "complete");
-    CHECK_STR(complete_state("// just a comment (", &indent), "complete");
-    CHECK_STR(complete_state("if (x > 1)", &indent), "incomplete");
-    CHECK_STR(complete_state("for (int i = 0; i < 3; i++)\n", &indent), "incomplete");
-    CHECK_STR(complete_state("if (x) y(); else", &indent), "incomplete");
-    CHECK_STR(complete_state("print(f(x))", &indent), "complete");
-    CHECK_STR(complete_state("do", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("string s = \"abc", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("/* comment", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("print(1);}", &indent), "invalid");
+    CHECK_STR(lang_is_complete("f(1]", &indent), "invalid");
+    CHECK_STR(lang_is_complete("a = {1, 2};", &indent), "complete");
+    CHECK_STR(lang_is_complete("// just a comment (", &indent), "complete");
+    CHECK_STR(lang_is_complete("if (x > 1)", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("for (int i = 0; i < 3; i++)\n", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("if (x) y(); else", &indent), "incomplete");
+    CHECK_STR(lang_is_complete("print(f(x))", &indent), "complete");
+    CHECK_STR(lang_is_complete("do", &indent), "incomplete");
 }
 
 static bool has(const lang_completion *c, const char *m, const char *type)
@@ -140,40 +150,25 @@ static void test_complete(void)
 
 static void test_inspect(void)
 {
-    char *t = lang_inspect(s, "scale(", 2, 0);
-    CHECK(t && strstr(t, "float scale(float x, float factor = 2)"));
-    free(t);
-    t = lang_inspect(s, "scale", 1, 0);
-    CHECK(t && strstr(t, "Multiply x by a factor."));
-    CHECK(t && strstr(t, "Defined in Cell [1], line 3."));
-    free(t);
-    t = lang_inspect(s, "print(", 6, 0);
-    CHECK(t && strstr(t, "void print(...)"));
-    CHECK(t && strstr(t, "separated by spaces"));
-    free(t);
-    t = lang_inspect(s, "input", 3, 0);
-    CHECK(t && strstr(t, "string input(string prompt = \"\", bool password = false)"));
-    free(t);
-    t = lang_inspect(s, "layers", 6, 0);
-    CHECK(t && strstr(t, "layers: list"));
-    CHECK(t && strstr(t, "list of 1 item"));
-    free(t);
-    t = lang_inspect(s, "learning_rate", 0, 0);
-    CHECK(t && strstr(t, "learning_rate: int (declared int)"));
-    free(t);
-    t = lang_inspect(s, "layers.append", 10, 0);
-    CHECK(t && strstr(t, "void list.append(any x)"));
-    free(t);
-    t = lang_inspect(s, "string", 2, 0);
-    CHECK(t && strstr(t, "type string"));
-    CHECK(t && strstr(t, "upper()"));
-    free(t);
-    t = lang_inspect(s, "for (;;) {}", 1, 0);
-    CHECK(t && strstr(t, "for (auto x : list)"));
-    free(t);
-    t = lang_inspect(s, "nothing_here", 3, 0);
-    CHECK(t == NULL);
-    free(t);
+    CHECK_HAS(inspect("scale(", 2), "float scale(float x, float factor = 2)");
+    const char *t = inspect("scale", 1);
+    CHECK_HAS(t, "Multiply x by a factor.");
+    CHECK_HAS(t, "Defined in Cell [1], line 3.");
+    t = inspect("print(", 6);
+    CHECK_HAS(t, "void print(...)");
+    CHECK_HAS(t, "separated by spaces");
+    CHECK_HAS(inspect("input", 3), "string input(string prompt = \"\", bool password = false)");
+    t = inspect("layers", 6);
+    CHECK_HAS(t, "layers: list");
+    CHECK_HAS(t, "list of 1 item");
+    CHECK_HAS(inspect("learning_rate", 0), "learning_rate: int (declared int)");
+    CHECK_HAS(inspect("layers.append", 10), "void list.append(any x)");
+    t = inspect("string", 2);
+    CHECK_HAS(t, "type string");
+    CHECK_HAS(t, "upper()");
+    CHECK_HAS(inspect("for (;;) {}", 1), "for (auto x : list)");
+    CHECK(inspect("nothing_here", 3) == NULL);
+    inspect(NULL, 0);
 }
 
 int main(void)
