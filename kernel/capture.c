@@ -76,7 +76,7 @@ static int redirect(capture *c, int i)
     int p[2];
     if (pipe(p) < 0)
         return -1;
-    c->saved[i] = dup(i + 1);
+    c->saved[i] = dup(i + 1);   /* on failure restore() puts it back */
     if (c->saved[i] < 0 || dup2(p[1], i + 1) < 0) {
         close(p[0]);
         close(p[1]);
@@ -90,6 +90,24 @@ static int redirect(capture *c, int i)
     return 0;
 }
 
+/* Point fds 1 and 2 back at what they were and close every descriptor we
+ * opened (those still -1 were never opened). */
+static void restore(capture *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (c->saved[i] >= 0) {
+            dup2(c->saved[i], i + 1);
+            close(c->saved[i]);
+        }
+        if (c->rd[i] >= 0)
+            close(c->rd[i]);
+        if (c->stop_pipe[i] >= 0)
+            close(c->stop_pipe[i]);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
 capture *capture_start(iopub *pub, int *log_fd)
 {
     *log_fd = 2;
@@ -97,12 +115,15 @@ capture *capture_start(iopub *pub, int *log_fd)
     if (!c)
         return NULL;
     c->pub = pub;
+    for (int i = 0; i < 2; i++)
+        c->rd[i] = c->saved[i] = c->stop_pipe[i] = -1;
     pthread_mutex_init(&c->lock, NULL);
     fflush(stdout);
     fflush(stderr);
     if (pipe(c->stop_pipe) < 0 || redirect(c, 0) < 0 || redirect(c, 1) < 0) {
-        klog("could not capture stdout/stderr: %s", strerror(errno));
-        free(c);
+        int saved = errno;
+        restore(c);
+        klog("could not capture stdout/stderr: %s", strerror(saved));
         return NULL;
     }
     /* Line-buffered stdio, so that printf from a library reaches the pipe
@@ -137,13 +158,5 @@ void capture_stop(capture *c)
         (void)w;
         pthread_join(c->reader, NULL);
     }
-    dup2(c->saved[0], 1);
-    dup2(c->saved[1], 2);
-    for (int i = 0; i < 2; i++) {
-        close(c->rd[i]);
-        close(c->saved[i]);
-        close(c->stop_pipe[i]);
-    }
-    pthread_mutex_destroy(&c->lock);
-    free(c);
+    restore(c);
 }

@@ -175,20 +175,9 @@ static char *sink_input_cb(void *ctx, const char *prompt, bool password, const c
         return NULL;
     }
     iopub_flush(k->pub);
-    wire_msg m;
-    wire_msg_init(&m);
-    for (size_t i = 0; i < k->current->ids.n; i++)
-        wire_frames_push(&m.ids, k->current->ids.v[i].data, k->current->ids.v[i].len);
-    m.header = wire_header_new("input_request", k->session, k->username);
-    m.parent_header = json_incref(k->current->header);
-    m.content = json_pack("{s:o, s:b}", "prompt", utf8_json_string(prompt, strlen(prompt)),
-                          "password", password);
-    wire_frames out;
-    wire_frames_init(&out);
-    if (wire_serialize(&m, &k->key, &out) == 0)
-        kernel_send(k->stdin_sock, &out);
-    wire_frames_free(&out);
-    wire_msg_free(&m);
+    kernel_send_msg(k, k->stdin_sock, k->current, "input_request", NULL,
+                    json_pack("{s:o, s:b}", "prompt", utf8_json_string(prompt, strlen(prompt)),
+                              "password", password));
     return await_input_reply(k, why);
 }
 
@@ -253,9 +242,8 @@ static json_t *user_expressions(kernel *k, const wire_msg *req)
         lang_exec_cell(k->lang, src ? src : "", 0, &sink, &r);
         json_t *v;
         if (r.ok) {
-            json_t *md;
-            json_t *data = r.has_value ? bundle_data(&r.value, &md) : (md = json_object(),
-                                                                        json_object());
+            json_t *md;   /* without a value, r.value is empty: {} and {} */
+            json_t *data = bundle_data(&r.value, &md);
             v = json_pack("{s:s, s:o, s:o}", "status", "ok", "data", data, "metadata", md);
         } else {
             v = error_content(&r.error);
@@ -382,26 +370,30 @@ static void on_execute(kernel *k, void *sock, wire_msg *req)
 
 /* --- completion, inspection, is_complete, history, comms ----------------- */
 
+/* The request's cursor_pos (code points) as a byte offset into code; the
+ * end of the code when absent. */
+static size_t cursor_bytes(const wire_msg *req, const char *code)
+{
+    json_t *cp = json_object_get(req->content, "cursor_pos");
+    return json_is_integer(cp) ? utf8_byte_offset(code, (size_t)json_integer_value(cp))
+                               : strlen(code);
+}
+
 static void on_complete(kernel *k, void *sock, wire_msg *req)
 {
     const char *code = content_str(req, "code", "");
-    json_t *cp = json_object_get(req->content, "cursor_pos");
-    size_t cursor = json_is_integer(cp) ? utf8_byte_offset(code, (size_t)json_integer_value(cp))
-                                        : strlen(code);
     lang_completion c;
-    lang_complete(k->lang, code, cursor, &c);
+    lang_complete(k->lang, code, cursor_bytes(req, code), &c);
+    int start = (int)utf8_codepoints(code, c.start), end = (int)utf8_codepoints(code, c.end);
     json_t *matches = json_array(), *types = json_array();
     for (int i = 0; i < c.n; i++) {
         json_array_append_new(matches, json_string(c.matches[i]));
         json_array_append_new(types, json_pack("{s:s, s:s, s:i, s:i}",
             "text", c.matches[i], "type", c.types ? c.types[i] : "",
-            "start", (int)utf8_codepoints(code, c.start),
-            "end", (int)utf8_codepoints(code, c.end)));
+            "start", start, "end", end));
     }
     json_t *reply = json_pack("{s:s, s:o, s:i, s:i, s:{s:o}}",
-        "status", "ok", "matches", matches,
-        "cursor_start", (int)utf8_codepoints(code, c.start),
-        "cursor_end", (int)utf8_codepoints(code, c.end),
+        "status", "ok", "matches", matches, "cursor_start", start, "cursor_end", end,
         "metadata", "_jupyter_types_experimental", types);
     lang_completion_free(&c);
     kernel_reply(k, sock, req, "complete_reply", reply);
@@ -410,11 +402,8 @@ static void on_complete(kernel *k, void *sock, wire_msg *req)
 static void on_inspect(kernel *k, void *sock, wire_msg *req)
 {
     const char *code = content_str(req, "code", "");
-    json_t *cp = json_object_get(req->content, "cursor_pos");
-    size_t cursor = json_is_integer(cp) ? utf8_byte_offset(code, (size_t)json_integer_value(cp))
-                                        : strlen(code);
     json_t *dl = json_object_get(req->content, "detail_level");
-    char *text = lang_inspect(k->lang, code, cursor, json_is_integer(dl) ?
+    char *text = lang_inspect(k->lang, code, cursor_bytes(req, code), json_is_integer(dl) ?
                               (int)json_integer_value(dl) : 0);
     json_t *data = json_object();
     if (text)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,20 +225,26 @@ int uninstall_kernelspec(const install_options *o, char *err, size_t n)
     return 0;
 }
 
-const char *install_help_url(void)
+static char help_url[PATH_MAX + 16];
+
+static void find_help_url(void)
 {
-    static char url[PATH_MAX + 16];
-    if (url[0])
-        return url;
     char self[PATH_MAX], doc[PATH_MAX + 64];
     if (install_self_path(self, sizeof self)) {
         snprintf(doc, sizeof doc, "%s/../share/doc/hellodl/README.md", dirname(self));
         char real[PATH_MAX];
         if (realpath(doc, real)) {
-            snprintf(url, sizeof url, "file://%s", real);
-            return url;
+            snprintf(help_url, sizeof help_url, "file://%s", real);
+            return;
         }
     }
-    snprintf(url, sizeof url, "file://%s", HELLODL_SOURCE_README);
-    return url;
+    snprintf(help_url, sizeof help_url, "file://%s", HELLODL_SOURCE_README);
+}
+
+const char *install_help_url(void)
+{
+    /* kernel_info is answered on both the shell and the control thread. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, find_help_url);
+    return help_url;
 }

@@ -66,13 +66,12 @@ static void publish_locked(iopub *p, const char *msg_type, json_t *content,
     wire_msg_free(&m);
 }
 
-static void flush_locked(iopub *p)
+/* Send the pending text. Unless `all`, a multi-byte character cut off at
+ * the end stays pending for the rest to arrive; with `all` (another message
+ * or stream comes next) it goes out as is, shown as U+FFFD. */
+static void flush_locked(iopub *p, bool all)
 {
-    size_t n = utf8_complete_prefix(p->buf, p->len);
-    if (n == 0 && p->len > 0 && p->len < 4)
-        return;                 /* only the start of a multi-byte character */
-    if (n == 0)
-        n = p->len;             /* garbage that will never complete */
+    size_t n = all ? p->len : utf8_complete_prefix(p->buf, p->len);
     if (n > 0) {
         json_t *c = json_object();
         json_object_set_new(c, "name", json_string(p->name));
@@ -103,8 +102,12 @@ static void *flusher_main(void *arg)
             due.tv_nsec -= 1000000000L;
         }
         int rc = pthread_cond_timedwait(&p->wake, &p->lock, &due);
-        if (rc == ETIMEDOUT && p->len > 0)
-            flush_locked(p);
+        if (rc == ETIMEDOUT && p->len > 0) {
+            flush_locked(p, false);
+            /* What is left is a cut-off character: give the rest of it one
+             * more period rather than wait on a deadline already past. */
+            now_mono(&p->since);
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -141,8 +144,7 @@ void iopub_free(iopub *p)
         return;
     pthread_mutex_lock(&p->lock);
     p->stop = true;
-    if (p->len)
-        flush_locked(p);
+    flush_locked(p, true);
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->flusher, NULL);
@@ -157,10 +159,7 @@ void iopub_free(iopub *p)
 void iopub_send(iopub *p, const char *msg_type, json_t *content, json_t *parent)
 {
     pthread_mutex_lock(&p->lock);
-    if (p->len)
-        flush_locked(p);
-    if (p->len)                 /* a cut-off character: send it as is */
-        p->len = 0;
+    flush_locked(p, true);
     publish_locked(p, msg_type, content, parent);
     pthread_mutex_unlock(&p->lock);
 }
@@ -190,10 +189,8 @@ static bool buf_reserve(iopub *p, size_t extra)
 static void append_locked(iopub *p, const char *name, const char *text, size_t len,
                           json_t *parent)
 {
-    if (p->len && (strcmp(p->name, name) != 0 || p->pending_parent != parent)) {
-        flush_locked(p);
-        p->len = 0;
-    }
+    if (p->len && (strcmp(p->name, name) != 0 || p->pending_parent != parent))
+        flush_locked(p, true);
     if (!buf_reserve(p, len))
         return;
     if (p->len == 0) {
@@ -206,7 +203,7 @@ static void append_locked(iopub *p, const char *name, const char *text, size_t l
     memcpy(p->buf + p->len, text, len);
     p->len += len;
     if (p->len >= IOPUB_FLUSH_BYTES)
-        flush_locked(p);
+        flush_locked(p, false);
 }
 
 void iopub_stream(iopub *p, const char *name, const char *text, size_t len,
@@ -238,8 +235,7 @@ void iopub_stream(iopub *p, const char *name, const char *text, size_t len,
 void iopub_flush(iopub *p)
 {
     pthread_mutex_lock(&p->lock);
-    if (p->len)
-        flush_locked(p);
+    flush_locked(p, false);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -82,17 +82,16 @@ int kernel_send(void *sock, const wire_frames *frames)
     return 0;
 }
 
-void kernel_reply(kernel *k, void *sock, const wire_msg *req, const char *reply_type,
-                  json_t *content)
+void kernel_send_msg(kernel *k, void *sock, const wire_msg *req, const char *msg_type,
+                     json_t *metadata, json_t *content)
 {
     wire_msg m;
     wire_msg_init(&m);
     for (size_t i = 0; i < req->ids.n; i++)
         wire_frames_push(&m.ids, req->ids.v[i].data, req->ids.v[i].len);
-    m.header = wire_header_new(reply_type, k->session, k->username);
+    m.header = wire_header_new(msg_type, k->session, k->username);
     m.parent_header = json_incref(req->header);
-    json_t *status = json_object_get(content, "status");
-    m.metadata = json_pack("{s:O?}", "status", status);
+    m.metadata = metadata;
     m.content = content;
     wire_frames out;
     wire_frames_init(&out);
@@ -100,6 +99,13 @@ void kernel_reply(kernel *k, void *sock, const wire_msg *req, const char *reply_
         kernel_send(sock, &out);
     wire_frames_free(&out);
     wire_msg_free(&m);
+}
+
+void kernel_reply(kernel *k, void *sock, const wire_msg *req, const char *reply_type,
+                  json_t *content)
+{
+    json_t *status = json_object_get(content, "status");
+    kernel_send_msg(k, sock, req, reply_type, json_pack("{s:O?}", "status", status), content);
 }
 
 static void *socket_new(kernel *k, int type, conn_channel ch, char *err, size_t n)

@@ -42,6 +42,10 @@ typedef struct kernel {
     atomic_bool shell_done;      /* the shell loop has returned */
 } kernel;
 
+/* Send msg_type to the peer that sent `req`, on `sock`, with req's header as
+ * parent. Steals metadata and content (NULL goes out as {}). */
+void kernel_send_msg(kernel *k, void *sock, const wire_msg *req, const char *msg_type,
+                     json_t *metadata, json_t *content);
 /* Send a reply to `req` on `sock` (the socket it came from). Steals content. */
 void kernel_reply(kernel *k, void *sock, const wire_msg *req, const char *reply_type,
                   json_t *content);

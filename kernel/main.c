@@ -53,13 +53,15 @@ static int cmd_kernel(int argc, char **argv)
 {
     const char *file = NULL;
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--connection-file") == 0) &&
-            i + 1 < argc)
-            file = argv[++i];
+        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--connection-file") == 0)
+            file = i + 1 < argc ? argv[++i] : NULL;   /* none: "missing" below */
         else if (strncmp(argv[i], "--connection-file=", 18) == 0)
             file = argv[i] + 18;
-        else
-            return bad_usage("kernel: unexpected argument");
+        else {
+            char why[256];
+            snprintf(why, sizeof why, "kernel: unexpected argument '%s'", argv[i]);
+            return bad_usage(why);
+        }
     }
     if (!file)
         return bad_usage("kernel: the connection file is missing (-f CONNECTION_FILE)");

@@ -314,9 +314,7 @@ static int wire_serialize_into(const wire_msg *m, const wire_key *k, wire_frames
     }
     rc = wire_copy_frames(m->buffers.v, m->buffers.n, out);
 done:
-    for (size_t i = 0; i < json.n; i++)
-        free(json.v[i].data);
-    free(json.v);
+    wire_frames_free(&json);   /* what was not moved */
     return rc;
 }
 

@@ -160,6 +160,13 @@ static void test_utf8_split(iopub *p)
     collect_until_status(&all);
     CHECK_STR(all, "a\xef\xbf\xbd" "b");
     free(all);
+    /* A character still cut off when another message goes out is sent as
+     * U+FFFD before it, not dropped. */
+    iopub_stream(p, "stdout", "z\xc3", 2, NULL);
+    iopub_status(p, "idle", NULL);
+    collect_until_status(&all);
+    CHECK_STR(all, "z\xef\xbf\xbd");
+    free(all);
 }
 
 static void test_timer(iopub *p)
