@@ -199,8 +199,10 @@ rt_status rt_cpu_conv2d_forward(const rt_window2d *g, float *out,
                                weight, N, 0.0f, out + m0 * N, N);
         }
         if (failed)
-            return rt_error_set(RT_ERR_NOMEM, "conv2d: no memory for a %.1f "
-                                "MB workspace", chunk * (double)kdim * 4 / 1e6);
+            return rt_error_set(RT_ERR_NOMEM, "The computer is out of memory "
+                                "(a %.1f MB convolution workspace): use a "
+                                "smaller batch_size or free models you no "
+                                "longer need.", chunk * (double)kdim * 4 / 1e6);
     }
     if (st == RT_OK && bias)
         rt_bias_add(out, bias, rows, N);

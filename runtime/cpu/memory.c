@@ -81,8 +81,9 @@ rt_status rt_cpu_buffer_alloc(size_t nbytes, void **out)
     /* calloc: large buffers come straight from zeroed pages (no memset). */
     *out = calloc(1, nbytes);
     if (!*out)
-        return rt_error_set(RT_ERR_NOMEM, "out of memory allocating %.1f MB",
-                            nbytes / 1e6);
+        return rt_error_set(RT_ERR_NOMEM, "The computer is out of memory "
+                            "(allocating %.1f MB): use a smaller batch_size "
+                            "or free models you no longer need.", nbytes / 1e6);
     return RT_OK;
 }
 
@@ -144,8 +145,9 @@ float *rt_cpu_workspace(size_t nfloats)
     void *p = NULL;
     if (posix_memalign(&p, 64, nbytes) != 0) {
         rt_memory_reserve(RT_DEVICE_CPU, -(int64_t)nbytes);
-        rt_error_set(RT_ERR_NOMEM, "out of memory for a %.1f MB workspace",
-                     nbytes / 1e6);
+        rt_error_set(RT_ERR_NOMEM, "The computer is out of memory (a %.1f MB "
+                     "workspace): use a smaller batch_size or free models you "
+                     "no longer need.", nbytes / 1e6);
         return NULL;
     }
     rt_ws = p;

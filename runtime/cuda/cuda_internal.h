@@ -101,14 +101,19 @@ void cu_register_elementwise(rt_backend *be); /* elementwise.cu: fill, axpy,
                                              dropout, concat, zeropad,
                                              global avgpool, losses,
                                              accuracies, adam, sgd,
-                                             batchnorm_moving_update,
-                                             batchnorm_backward_infer */
-void cu_register_dnn(rt_backend *be);      /* dnn.cu: conv2d, depthwise,
-                                             batchnorm train/infer forward,
-                                             batchnorm_backward_train,
+                                             batchnorm_moving_update */
+void cu_register_dnn(rt_backend *be);      /* dnn.cu: conv2d, and calls: */
+void cu_register_dnn_kernels(rt_backend *be); /* dnn_kernels.cu: depthwise,
+                                             batchnorm forward and backward,
                                              max/avg pooling */
-void cu_dnn_release(void);                 /* descriptors and caches */
 rt_status cu_dnn_set_math(int mode);       /* conv math type */
+
+/* dnn_kernels.cu: out (rows, c) += bias (c); dbias (c) += column sums of
+ * dout (rows, c). Shared by the convolutions. */
+rt_status cu_dnn_bias_forward(float *out, const float *bias, size_t rows,
+                              int c);
+rt_status cu_dnn_bias_backward(float *dbias, const float *dout, size_t rows,
+                               int c);
 
 #ifdef __cplusplus
 }

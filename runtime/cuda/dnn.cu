@@ -45,15 +45,6 @@
 
 #include "cuda_internal.h"
 
-/* Defined in dnn_kernels.cu. */
-extern "C" {
-void cu_register_dnn_kernels(rt_backend *be);
-rt_status cu_dnn_bias_forward(float *out, const float *bias, size_t rows,
-                              int c);
-rt_status cu_dnn_bias_backward(float *dbias, const float *dout, size_t rows,
-                               int c);
-}
-
 enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_FILTER };
 
 static const char *const conv_what[] = {
@@ -719,12 +710,6 @@ void cu_register_dnn(rt_backend *be)
     be->conv2d_forward = dnn_conv2d_forward;
     be->conv2d_backward = dnn_conv2d_backward;
     cu_register_dnn_kernels(be);
-}
-
-void cu_dnn_release(void)
-{
-    dnn_descriptors_free();
-    conv_cache_clear();
 }
 
 rt_status cu_dnn_set_math(int mode)

@@ -1,7 +1,7 @@
 /*
  * dnn_kernels.cu - the layer ops of the CUDA backend that are plain CUDA
  * kernels rather than cuDNN calls: depthwise convolution, batch
- * normalization (training forward, inference forward, training backward),
+ * normalization (training and inference, forward and backward),
  * max and average pooling, and the bias add / bias gradient that dnn.cu's
  * convolutions share. dnn.cu registers them with the rest of the table.
  *
@@ -45,14 +45,6 @@
 #include <cfloat>
 
 #include "cuda_internal.h"
-
-extern "C" {
-void cu_register_dnn_kernels(rt_backend *be);
-rt_status cu_dnn_bias_forward(float *out, const float *bias, size_t rows,
-                              int c);
-rt_status cu_dnn_bias_backward(float *dbias, const float *dout, size_t rows,
-                               int c);
-}
 
 #define GRID_STRIDE(i, n)                                                      \
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n);          \
@@ -366,14 +358,15 @@ static __global__ void bn_bwd_prep_kernel(double *mean, double *inv,
 }
 
 /* dbeta += sum dy, dgamma += sum dy * xhat, and the coefficients of
- * dx = ka*dy - kb - kd*(x - km) (the CPU reference's formula). */
+ * dx = ka*dy - kb - kd*(x - km) (the CPU reference's formula); kb and kd
+ * are zero when the statistics are constants (!full). */
 static __global__ void bn_bwd_finish_kernel(float *dgamma, float *dbeta,
                                             float *ka, float *kb, float *kd,
                                             float *km, const double *part,
                                             int parts, const double *inv,
                                             const float *gamma,
-                                            const float *batch_mean,
-                                            size_t rows, int c)
+                                            const float *mean, size_t rows,
+                                            int c, int full)
 {
     GRID_STRIDE(j, (unsigned)c) {
         double sum_dy = part_sum(part, parts, 0, c, (int)j);
@@ -384,9 +377,9 @@ static __global__ void bn_bwd_finish_kernel(float *dgamma, float *dbeta,
             dgamma[j] += (float)sum_dyx;
         double gi = (gamma ? (double)gamma[j] : 1.0) * inv[j];
         ka[j] = (float)gi;
-        kb[j] = (float)(gi * sum_dy / (double)rows);
-        kd[j] = (float)(gi * sum_dyx / (double)rows * inv[j]);
-        km[j] = batch_mean[j];
+        kb[j] = full ? (float)(gi * sum_dy / (double)rows) : 0.0f;
+        kd[j] = full ? (float)(gi * sum_dyx / (double)rows * inv[j]) : 0.0f;
+        km[j] = mean[j];
     }
 }
 
@@ -403,13 +396,13 @@ static __global__ void bn_bwd_apply_kernel(float *dinp, const float *dout,
     }
 }
 
-static rt_status dnn_batchnorm_backward_train(float *dinp, float *dgamma,
-                                              float *dbeta, const float *dout,
-                                              const float *inp,
-                                              const float *gamma,
-                                              const float *batch_mean,
-                                              const float *batch_var,
-                                              size_t rows, int c, float eps)
+/* Shared backward, as the CPU reference's: with `full`, the batch-statistics
+ * form (mean and var depend on x); otherwise the statistics are constants. */
+static rt_status bn_backward(float *dinp, float *dgamma, float *dbeta,
+                             const float *dout, const float *inp,
+                             const float *gamma, const float *mean,
+                             const float *var, size_t rows, int c, float eps,
+                             int full)
 {
     CU_ALIVE();
     if (rows == 0 || c <= 0 || (!dinp && !dgamma && !dbeta))
@@ -423,16 +416,40 @@ static rt_status dnn_batchnorm_backward_train(float *dinp, float *dgamma,
     if (st != RT_OK)
         return st;
     unsigned cb = cu_blocks((size_t)c), n = (unsigned)(rows * (size_t)c);
-    bn_bwd_prep_kernel<<<cb, CU_THREADS, 0, cu.stream>>>(s.d0, s.d1, batch_mean,
-                                                         batch_var, c, eps);
+    bn_bwd_prep_kernel<<<cb, CU_THREADS, 0, cu.stream>>>(s.d0, s.d1, mean, var,
+                                                         c, eps);
     colsum_launch<SUM_BWD>(part, parts, dout, inp, s.d0, s.d1, rows, c);
     bn_bwd_finish_kernel<<<cb, CU_THREADS, 0, cu.stream>>>(
-        dgamma, dbeta, s.f0, s.f1, s.f2, s.f3, part, parts, s.d1, gamma,
-        batch_mean, rows, c);
+        dgamma, dbeta, s.f0, s.f1, s.f2, s.f3, part, parts, s.d1, gamma, mean,
+        rows, c, full);
     if (dinp)
         bn_bwd_apply_kernel<<<cu_blocks(n), CU_THREADS, 0, cu.stream>>>(
             dinp, dout, inp, s.f0, s.f1, s.f2, s.f3, n, c);
     return cu_check_launch("computing a batch normalization gradient");
+}
+
+static rt_status dnn_batchnorm_backward_train(float *dinp, float *dgamma,
+                                              float *dbeta, const float *dout,
+                                              const float *inp,
+                                              const float *gamma,
+                                              const float *batch_mean,
+                                              const float *batch_var,
+                                              size_t rows, int c, float eps)
+{
+    return bn_backward(dinp, dgamma, dbeta, dout, inp, gamma, batch_mean,
+                       batch_var, rows, c, eps, 1);
+}
+
+static rt_status dnn_batchnorm_backward_infer(float *dinp, float *dgamma,
+                                              float *dbeta, const float *dout,
+                                              const float *inp,
+                                              const float *gamma,
+                                              const float *moving_mean,
+                                              const float *moving_var,
+                                              size_t rows, int c, float eps)
+{
+    return bn_backward(dinp, dgamma, dbeta, dout, inp, gamma, moving_mean,
+                       moving_var, rows, c, eps, 0);
 }
 
 /* ---- windows (pooling, depthwise) --------------------------------------- */
@@ -878,6 +895,7 @@ void cu_register_dnn_kernels(rt_backend *be)
     be->batchnorm_forward_train = dnn_batchnorm_forward_train;
     be->batchnorm_forward_infer = dnn_batchnorm_forward_infer;
     be->batchnorm_backward_train = dnn_batchnorm_backward_train;
+    be->batchnorm_backward_infer = dnn_batchnorm_backward_infer;
     be->maxpool2d_forward = dnn_maxpool2d_forward;
     be->maxpool2d_backward = dnn_maxpool2d_backward;
     be->avgpool2d_forward = dnn_avgpool2d_forward;

@@ -1,8 +1,7 @@
 /*
  * elementwise.cu - every op of the table that is neither cuBLAS nor cuDNN:
  * fills, activations, softmax, dropout, layout ops, global average pooling,
- * losses and metrics, optimizer updates and the batch-norm pieces that are
- * plain arithmetic.
+ * losses and metrics, optimizer updates and the batch-norm moving update.
  *
  * Each op follows its CPU reference in runtime/cpu/ operation for
  * operation. This file is compiled without fused multiply-add contraction
@@ -774,8 +773,7 @@ static rt_status cu_sgd_update(float *param, const float *grad,
     return cu_check_launch("updating weights (SGD)");
 }
 
-/* ---- batch normalization: moving statistics and the inference-form
- * backward (runtime/cpu/batchnorm.c) ---- */
+/* ---- batch normalization: moving statistics (runtime/cpu/batchnorm.c) ---- */
 
 static __global__ void cu_bn_moving_kernel(float *moving_mean, float *moving_var,
                                            float *acc_mean, float *acc_var,
@@ -823,137 +821,6 @@ static rt_status cu_batchnorm_moving_update(float *moving_mean,
     return cu_check_launch("updating batch-norm moving statistics");
 }
 
-/* Per-channel partial sums of dy and dy * xhat, xhat = (x - mean) * inv,
- * in double. Block (32 channels) x (8 row lanes); blockIdx.y takes every
- * gridDim.y-th slice of rows. part is (gridDim.y, 2, c). */
-#define CU_BN_CH 32
-#define CU_BN_LANES 8
-
-static __device__ double cu_bn_inv(const float *var, size_t j, float eps)
-{
-    return 1.0 / sqrt((double)var[j] + (double)eps);
-}
-
-static __global__ void cu_bn_sums_kernel(double *part, const float *dout,
-                                         const float *inp, const float *mean,
-                                         const float *var, size_t rows, int c,
-                                         float eps)
-{
-    __shared__ double s1[CU_BN_LANES][CU_BN_CH], s2[CU_BN_LANES][CU_BN_CH];
-    size_t j = blockIdx.x * (size_t)CU_BN_CH + threadIdx.x;
-    double a = 0.0, d = 0.0;
-    if (j < (size_t)c) {
-        double center = mean[j], inv = cu_bn_inv(var, j, eps);
-        size_t step = (size_t)gridDim.y * CU_BN_LANES;
-        for (size_t r = blockIdx.y * (size_t)CU_BN_LANES + threadIdx.y;
-             r < rows; r += step) {
-            float dy = dout[r * c + j];
-            a += dy;
-            d += (double)dy * (((double)inp[r * c + j] - center) * inv);
-        }
-    }
-    s1[threadIdx.y][threadIdx.x] = a;
-    s2[threadIdx.y][threadIdx.x] = d;
-    __syncthreads();
-    if (threadIdx.y == 0 && j < (size_t)c) {
-        for (int l = 1; l < CU_BN_LANES; l++) {
-            a += s1[l][threadIdx.x];
-            d += s2[l][threadIdx.x];
-        }
-        double *out = part + (size_t)blockIdx.y * 2 * c;
-        out[j] = a;
-        out[c + j] = d;
-    }
-}
-
-/* dbeta += sum dy, dgamma += sum dy * xhat, over the slices in order. */
-static __global__ void cu_bn_sums_finish_kernel(float *dgamma, float *dbeta,
-                                                const double *part, int slices, int c)
-{
-    CU_FOR(j, (size_t)c) {
-        double a = 0.0, d = 0.0;
-        for (int s = 0; s < slices; s++) {
-            a += part[(size_t)s * 2 * c + j];
-            d += part[(size_t)s * 2 * c + c + j];
-        }
-        if (dbeta)
-            dbeta[j] += (float)a;
-        if (dgamma)
-            dgamma[j] += (float)d;
-    }
-}
-
-/* dx += gamma * inv * dy: with constant statistics the batch terms of the
- * training form vanish. ka (c) holds gamma * inv, rounded to float. */
-static __global__ void cu_bn_coef_kernel(float *ka, const float *gamma,
-                                         const float *var, int c, float eps)
-{
-    CU_FOR(j, (size_t)c) {
-        ka[j] = (float)((gamma ? gamma[j] : 1.0) * cu_bn_inv(var, j, eps));
-    }
-}
-
-static __global__ void cu_bn_dinp_infer_kernel(float *dinp, const float *dout,
-                                               const float *ka, size_t rows, int c)
-{
-    CU_FOR(i, rows * (size_t)c) dinp[i] += ka[i % (size_t)c] * dout[i];
-}
-
-static rt_status cu_bn_param_grads(float *dgamma, float *dbeta,
-                                   const float *dout, const float *inp,
-                                   const float *mean, const float *var,
-                                   size_t rows, int c, float eps)
-{
-    /* Enough row slices to fill the GPU, few enough to sum quickly. */
-    size_t want = (rows + 2047) / 2048;
-    int slices = (int)(want < 64 ? (want ? want : 1) : 64);
-    void *part;
-    rt_status st = cu_workspace(0, (size_t)slices * 2 * c * sizeof(double), &part);
-    if (st != RT_OK)
-        return st;
-    dim3 grid((unsigned)((c + CU_BN_CH - 1) / CU_BN_CH), (unsigned)slices);
-    dim3 block(CU_BN_CH, CU_BN_LANES);
-    cu_bn_sums_kernel<<<grid, block, 0, cu.stream>>>(
-        (double *)part, dout, inp, mean, var, rows, c, eps);
-    st = cu_check_launch("computing batch-norm gradients");
-    if (st != RT_OK)
-        return st;
-    cu_bn_sums_finish_kernel<<<cu_blocks((size_t)c), CU_THREADS, 0, cu.stream>>>(
-        dgamma, dbeta, (const double *)part, slices, c);
-    return cu_check_launch("computing batch-norm gradients");
-}
-
-static rt_status cu_batchnorm_backward_infer(float *dinp, float *dgamma,
-                                             float *dbeta, const float *dout,
-                                             const float *inp,
-                                             const float *gamma,
-                                             const float *moving_mean,
-                                             const float *moving_var,
-                                             size_t rows, int c, float eps)
-{
-    CU_ALIVE();
-    if (rows == 0 || c <= 0)
-        return RT_OK;
-    rt_status st = RT_OK;
-    if (dgamma || dbeta)
-        st = cu_bn_param_grads(dgamma, dbeta, dout, inp, moving_mean,
-                               moving_var, rows, c, eps);
-    if (st != RT_OK || !dinp)
-        return st;
-    void *ka;
-    st = cu_workspace(1, (size_t)c * sizeof(float), &ka);
-    if (st != RT_OK)
-        return st;
-    cu_bn_coef_kernel<<<cu_blocks((size_t)c), CU_THREADS, 0, cu.stream>>>(
-        (float *)ka, gamma, moving_var, c, eps);
-    st = cu_check_launch("computing batch-norm gradients");
-    if (st != RT_OK)
-        return st;
-    cu_bn_dinp_infer_kernel<<<cu_blocks(rows * c), CU_THREADS, 0, cu.stream>>>(
-        dinp, dout, (const float *)ka, rows, c);
-    return cu_check_launch("computing batch-norm gradients");
-}
-
 void cu_register_elementwise(rt_backend *be)
 {
     be->fill = cu_fill;
@@ -984,5 +851,4 @@ void cu_register_elementwise(rt_backend *be)
     be->adam_update = cu_adam_update;
     be->sgd_update = cu_sgd_update;
     be->batchnorm_moving_update = cu_batchnorm_moving_update;
-    be->batchnorm_backward_infer = cu_batchnorm_backward_infer;
 }
