@@ -2,6 +2,7 @@
  * catalog.c - reading the JSON files of datasets/ (see catalog.h).
  */
 #include "catalog.h"
+#include "magics.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,16 +33,10 @@ static int catalog_dirs(char dirs[MAX_DIRS][PATH_MAX])
         return n;
     }
     char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(dirs[n], PATH_MAX, "%.*s/../share/hellodl/datasets", PATH_MAX - 40, exe);
-            if (access(dirs[n], R_OK) == 0)
-                n++;
-        }
+    if (magics_exe_dir(exe, sizeof exe)) {
+        snprintf(dirs[n], PATH_MAX, "%.*s/../share/hellodl/datasets", PATH_MAX - 40, exe);
+        if (access(dirs[n], R_OK) == 0)
+            n++;
     }
 #ifdef HELLODL_CATALOG_SOURCE
     snprintf(dirs[n], PATH_MAX, "%s", HELLODL_CATALOG_SOURCE);

@@ -17,8 +17,12 @@ static const char *const shown[] = {
     "HELLODL_", "OMP_", "OPENBLAS_", "GOTO_", "MKL_", "CUDA_", "JUPYTERHUB_USER", NULL,
 };
 
-/* Settings the host owns (the kernelspec's env): a cell may not change them. */
-static const char *const host_only[] = { "HELLODL_ALLOW_SHELL", NULL };
+/* Settings the host owns (the kernelspec's env): a cell may not change them,
+ * or a room that turned shell commands or downloads off, or capped each
+ * kernel's share of the GPU, could be undone from a notebook. */
+static const char *const host_only[] = {
+    "HELLODL_ALLOW_SHELL", "HELLODL_ALLOW_DOWNLOAD", "HELLODL_GPU_MEMORY_MB", NULL,
+};
 
 static bool env_is_shown(const char *entry)
 {

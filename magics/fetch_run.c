@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lang.h"
+#include "magics.h"
 
 extern char **environ;
 
@@ -30,16 +31,10 @@ bool fetch_locate(char *out, size_t n, char *why, size_t whylen)
         return true;
     }
     char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(out, n, "%.*s/hellodl-fetch", PATH_MAX - 20, exe);
-            if (access(out, X_OK) == 0)
-                return true;
-        }
+    if (magics_exe_dir(exe, sizeof exe)) {
+        snprintf(out, n, "%.*s/hellodl-fetch", PATH_MAX - 20, exe);
+        if (access(out, X_OK) == 0)
+            return true;
     }
 #ifdef HELLODL_FETCH_BUILD
     snprintf(out, n, "%s", HELLODL_FETCH_BUILD);
@@ -85,22 +80,13 @@ static void show(run *r, const char *text, bool force)
     clock_gettime(CLOCK_MONOTONIC, &r->last_show);
 }
 
-/* "870 KB", "87.9 MB" */
-static void human(long long bytes, char *out, size_t n)
-{
-    if (bytes < 1000000)
-        snprintf(out, n, "%.0f KB", (double)bytes / 1e3);
-    else
-        snprintf(out, n, "%.1f MB", (double)bytes / 1e6);
-}
-
 static void show_progress(run *r, bool force)
 {
     char text[512], bar[21], done[32], all[32];
     long long total = r->total > 0 ? r->total : r->expected;
     double secs = since(&r->start);
-    human(r->done, done, sizeof done);
-    human(total, all, sizeof all);
+    magic_bytes_text((double)r->done, done, sizeof done);
+    magic_bytes_text((double)total, all, sizeof all);
     if (total > 0) {
         int fill = (int)(20.0 * (double)r->done / (double)total);
         fill = fill < 0 ? 0 : fill > 20 ? 20 : fill;
@@ -125,7 +111,7 @@ static void on_line(run *r, const char *line)
         show_progress(r, false);
     } else if (sscanf(line, "resume %lld", &a) == 1 && a > 0) {
         char have[32];
-        human(a, have, sizeof have);
+        magic_bytes_text((double)a, have, sizeof have);
         snprintf(text, sizeof text, "Resuming %s after %s already downloaded", r->label, have);
         show(r, text, true);
     } else if (strncmp(line, "entry ", 6) == 0) {
@@ -280,7 +266,7 @@ bool fetch_download(const lang_sink *sink, const char *url, const char *dest,
     bool ok = spawn_helper(&r, argv, why, whylen);
     if (ok) {
         char text[512], size[32];
-        human(r.done, size, sizeof size);
+        magic_bytes_text((double)r.done, size, sizeof size);
         snprintf(text, sizeof text, "Downloaded %s: %s in %.1f s", label, size, since(&r.start));
         show(&r, text, true);
     }

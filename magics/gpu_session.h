@@ -1,7 +1,7 @@
 /*
  * gpu_session.h - the GPU side of the magics that the host and the other
- * magic files share: what happens when a cell ends, and how %gpu, %device,
- * %memory and %reset write sizes.
+ * magic files share: what happens when a cell ends, the GPU's memory pool
+ * and why there is no GPU, in words.
  */
 #ifndef HELLODL_GPU_SESSION_H
 #define HELLODL_GPU_SESSION_H
@@ -26,8 +26,5 @@ const char *magic_gpu_pool_text(const rt_cuda_info *info, char *buf, size_t cap)
 /* Why there is no GPU as a clause without a final period (for "No GPU:
  * %s."), into buf. Returns buf. */
 const char *magic_gpu_reason(char *buf, size_t cap);
-
-/* "12.3 MB" / "1.20 GB" / "4.0 KB" (decimal units) into buf; returns buf. */
-const char *magic_bytes_text(double bytes, char *buf, size_t cap);
 
 #endif

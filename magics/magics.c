@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool lsmagic_run(magic_ctx *mx, const char *args, const char *body);
 
@@ -75,10 +76,28 @@ bool magic_error(magic_ctx *mx, const char *ename, const char *fmt, ...)
     return false;
 }
 
+bool magics_exe_dir(char *out, size_t n)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0)
+        return false;
+    out[len] = '\0';
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+bool magics_allowed(const char *setting)
+{
+    const char *v = getenv(setting);
+    return !v || !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0);
+}
+
 bool magics_shell_allowed(void)
 {
-    const char *v = getenv("HELLODL_ALLOW_SHELL");
-    return !v || !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0);
+    return magics_allowed("HELLODL_ALLOW_SHELL");
 }
 
 static bool lsmagic_run(magic_ctx *mx, const char *args, const char *body)

@@ -16,6 +16,7 @@
 #define HELLODL_MAGICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "bind.h"
 #include "lang.h"
@@ -48,7 +49,15 @@ const magic_def *magics_find(const char *name);
 bool magic_error(magic_ctx *mx, const char *ename, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Settings a host (kernelspec env) may turn off, e.g. HELLODL_ALLOW_SHELL=0. */
+/* "12.3 MB" / "1.20 GB" / "4.0 KB" (decimal units) into buf; returns buf. */
+const char *magic_bytes_text(double bytes, char *buf, size_t cap);
+
+/* The folder of the running executable into out; false when unknown. */
+bool magics_exe_dir(char *out, size_t n);
+
+/* Settings a host (kernelspec env) may turn off: false when the variable
+ * `setting` is 0, false or no (HELLODL_ALLOW_SHELL=0). */
+bool magics_allowed(const char *setting);
 bool magics_shell_allowed(void);
 
 #endif

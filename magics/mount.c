@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "catalog.h"
-#include "dataset.h"
 #include "fetch_run.h"
 #include "magics.h"
 #include "mount_tree.h"
@@ -41,12 +40,6 @@ typedef struct mount {
     int *found_in;                  /* (nfiles) index into locs, or -1 */
     char download_why[1024];        /* why missing files were not downloaded */
 } mount;
-
-static bool downloads_allowed(void)
-{
-    const char *v = getenv("HELLODL_ALLOW_DOWNLOAD");
-    return !v || !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0);
-}
 
 static void cache_base(char *out, size_t n)
 {
@@ -170,10 +163,11 @@ static bool download_files(mount *m, char *why, size_t whylen)
     return true;
 }
 
-/* Download what is missing when that is possible and allowed; the reason
- * it was not (or failed) is kept for the report. Returns false only for an
- * interrupt, which ends the cell. */
-static bool fetch_missing(mount *m)
+/* Download what is missing when that is possible and allowed; `required`
+ * is how many required files locate() found missing. The reason nothing was
+ * downloaded (or the download failed) is kept for the report. Returns false
+ * only for an interrupt, which ends the cell. */
+static bool fetch_missing(mount *m, int required)
 {
     bool any_url = m->e->narchives > 0, any_missing = false;
     for (int i = 0; i < m->e->nfiles; i++) {
@@ -186,7 +180,7 @@ static bool fetch_missing(mount *m)
         snprintf(m->download_why, sizeof m->download_why, "the catalog knows no download for them");
         return true;
     }
-    if (!downloads_allowed()) {
+    if (!magics_allowed("HELLODL_ALLOW_DOWNLOAD")) {
         snprintf(m->download_why, sizeof m->download_why,
                  "downloading is turned off here (HELLODL_ALLOW_DOWNLOAD=0)");
         return true;
@@ -196,7 +190,7 @@ static bool fetch_missing(mount *m)
         return true;
     }
     char why[1024] = "";
-    bool ok = (locate(m) == 0 || m->e->narchives == 0 || download_archives(m, why, sizeof why))
+    bool ok = (required == 0 || m->e->narchives == 0 || download_archives(m, why, sizeof why))
               && download_files(m, why, sizeof why);
     if (!ok)
         snprintf(m->download_why, sizeof m->download_why, "%s", why);
@@ -344,8 +338,7 @@ static bool bind_results(mount *m, const char *name, char *root, size_t rootlen)
 
 static bool mount_do(mount *m, const char *name)
 {
-    locate(m);
-    if (!fetch_missing(m) || missing_required(m) || !check_all(m))
+    if (!fetch_missing(m, locate(m)) || missing_required(m) || !check_all(m))
         return false;
     char root[PATH_MAX * 2];
     if (!bind_results(m, name, root, sizeof root))
